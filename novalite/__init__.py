@@ -1,0 +1,1 @@
+"""novalite: a compute control plane in the shape of OpenStack Nova."""

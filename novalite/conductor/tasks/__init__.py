@@ -1,0 +1,1 @@
+"""Conductor tasks: one class per move operation, with execute and rollback."""

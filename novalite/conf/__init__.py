@@ -1,0 +1,17 @@
+"""All of novalite's configuration options, registered on the global cfg.CONF.
+
+Each group lives in its own module; importing this package registers them all.
+oslo.messaging's options are registered on cfg.CONF too (see novalite.rpc), which is
+why novalite uses the global object rather than a private ConfigOpts.
+"""
+
+from oslo_config import cfg
+
+from novalite.conf import api, base, compute, database, rpc
+
+CONF = cfg.CONF
+
+_MODULES = (base, database, api, compute, rpc)
+
+for _module in _MODULES:
+    _module.register_opts(CONF)

@@ -1,0 +1,14 @@
+"""Entry point for oslo-config-generator (see etc/novalite/novalite-config-generator.conf)."""
+
+import collections
+
+from novalite.conf import api, base, compute, database, rpc
+
+
+def list_opts() -> list:
+    groups: dict = collections.OrderedDict()
+    for module in (base, database, api, compute, rpc):
+        for group, opts in module.list_opts().items():
+            groups.setdefault(group, []).extend(opts)
+    return list(groups.items())
+

@@ -1,0 +1,96 @@
+"""novalite's exceptions. Each carries the HTTP status the API maps it to."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class NovaliteException(Exception):
+    """Base class. `msg_fmt` is formatted with the keyword arguments."""
+
+    msg_fmt = "An unknown error occurred."
+    code = 500
+
+    def __init__(self, message: str | None = None, **kwargs: Any) -> None:
+        self.kwargs = kwargs
+        if message is None:
+            try:
+                message = self.msg_fmt % kwargs
+            except (KeyError, TypeError):
+                message = self.msg_fmt
+        self.message = message
+        super().__init__(message)
+
+    def format_message(self) -> str:
+        return self.message
+
+
+class Invalid(NovaliteException):
+    msg_fmt = "Invalid input: %(reason)s"
+    code = 400
+
+
+class ValidationError(Invalid):
+    msg_fmt = "Invalid input for field/attribute %(field)s: %(reason)s"
+
+
+class NotAuthorized(NovaliteException):
+    msg_fmt = "Authentication required."
+    code = 401
+
+
+class Forbidden(NovaliteException):
+    msg_fmt = "Policy does not allow %(action)s to be performed."
+    code = 403
+
+
+class NotFound(NovaliteException):
+    msg_fmt = "Resource could not be found."
+    code = 404
+
+
+class ServiceNotFound(NotFound):
+    msg_fmt = "Service %(service_id)s could not be found."
+
+
+class ComputeHostNotFound(NotFound):
+    msg_fmt = "Compute host %(host)s could not be found."
+
+
+class ComputeNodeNotFound(NotFound):
+    msg_fmt = "Compute node %(node)s could not be found."
+
+
+class InstanceNotFound(NotFound):
+    msg_fmt = "Instance %(instance_id)s could not be found."
+
+
+class MigrationNotFound(NotFound):
+    msg_fmt = "Migration %(migration_id)s could not be found."
+
+
+class Conflict(NovaliteException):
+    msg_fmt = "Conflict: %(reason)s"
+    code = 409
+
+
+class UnexpectedTaskStateError(Conflict):
+    msg_fmt = (
+        "Conflict updating instance %(instance_uuid)s. Expected: %(expected)s. "
+        "Actual: %(actual)s"
+    )
+
+
+class UnexpectedMigrationStatusError(Conflict):
+    msg_fmt = (
+        "Conflict updating migration %(migration_id)s. Expected status: %(expected)s. "
+        "Actual: %(actual)s"
+    )
+
+
+class InvalidStateTransition(Conflict):
+    msg_fmt = "%(kind)s cannot go from %(source)s to %(target)s."
+
+
+class ConfigError(NovaliteException):
+    msg_fmt = "Configuration error: %(reason)s"

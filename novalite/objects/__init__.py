@@ -1,0 +1,1 @@
+"""Objects that cross RPC boundaries (see base.py)."""

@@ -1,0 +1,89 @@
+"""RPC over oslo.messaging: one transport per process, versioned clients, servers.
+
+RabbitMQ (rabbit://) in production, fake:// in unit tests and in novalite-all.
+The serializer carries the request context (request id, user, project, roles) and
+novalite objects across every message.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import oslo_messaging as messaging
+from oslo_config import cfg
+
+from novalite import context as nl_context
+from novalite.objects import base as obj_base
+
+
+TRANSPORT: messaging.Transport | None = None
+
+
+def register_opts(conf: cfg.ConfigOpts) -> None:
+    """Register oslo.messaging's [DEFAULT] transport_url so commands can read and default it.
+
+    Queue names are the topic names (conductor, scheduler, compute), so deployments that
+    share a RabbitMQ must use separate virtual hosts (the path of transport_url).
+    """
+    try:
+        # TransportURL.parse(conf) is the public way to get [DEFAULT] transport_url registered.
+        messaging.TransportURL.parse(conf)
+    except messaging.InvalidTransportURL:
+        pass  # oslo.messaging's default "rabbit://" means guest:guest@localhost:5672
+
+
+def init(conf: cfg.ConfigOpts) -> messaging.Transport:
+    global TRANSPORT
+    if TRANSPORT is None:
+        TRANSPORT = messaging.get_rpc_transport(conf)
+    return TRANSPORT
+
+
+def cleanup() -> None:
+    global TRANSPORT
+    if TRANSPORT is not None:
+        TRANSPORT.cleanup()
+        TRANSPORT = None
+
+
+def get_transport() -> messaging.Transport:
+    if TRANSPORT is None:
+        raise RuntimeError("novalite.rpc.init() has not been called")
+    return TRANSPORT
+
+
+class RequestContextSerializer(messaging.Serializer):
+    """Context as a dict; novalite objects as tagged primitives, recursively."""
+
+    def serialize_entity(self, ctxt: Any, entity: Any) -> Any:
+        return obj_base.to_primitive(entity)
+
+    def deserialize_entity(self, ctxt: Any, entity: Any) -> Any:
+        return obj_base.from_primitive(entity)
+
+    def serialize_context(self, ctxt: nl_context.RequestContext) -> dict:
+        return ctxt.to_dict()
+
+    def deserialize_context(self, ctxt: dict) -> nl_context.RequestContext:
+        # Building the context stores it thread-locally, so log lines carry its request id.
+        return nl_context.RequestContext.from_dict(ctxt)
+
+
+def get_client(topic: str, version: str, version_cap: str | None = None,
+               server: str | None = None) -> messaging.RPCClient:
+    target = messaging.Target(topic=topic, version=version, server=server)
+    return messaging.get_rpc_client(
+        get_transport(), target, version_cap=version_cap, serializer=RequestContextSerializer()
+    )
+
+
+def get_server(topic: str, server: str, version: str, endpoints: list) -> messaging.RPCServer:
+    target = messaging.Target(topic=topic, server=server, version=version)
+    return messaging.get_rpc_server(
+        get_transport(),
+        target,
+        endpoints,
+        executor="threading",
+        serializer=RequestContextSerializer(),
+        access_policy=messaging.DefaultRPCAccessPolicy,
+    )

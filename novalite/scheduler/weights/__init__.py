@@ -1,0 +1,1 @@
+"""Host weighers: each scores hosts 0..1; multipliers combine them."""

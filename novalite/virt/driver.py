@@ -1,0 +1,109 @@
+"""The interface the compute agent calls. One driver instance serves one host.
+
+Methods not implemented by a driver raise NotImplementedError; the compute agent turns
+that into a fault rather than a stuck instance.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any, Callable
+
+from novalite.objects.compute_node import HostResources
+from novalite.states import PowerState
+
+
+class ComputeDriver:
+    """Base class for virt drivers (see DESIGN §6 for the full list of operations)."""
+
+    def __init__(self, host: str) -> None:
+        self.host = host
+
+    # -- host ------------------------------------------------------------
+    def init_host(self) -> None:
+        """Connect to the hypervisor; called once before the agent takes messages."""
+
+    def cleanup_host(self) -> None:
+        """Release hypervisor connections on shutdown."""
+
+    def get_available_resource(self) -> HostResources:
+        raise NotImplementedError
+
+    def list_instances(self) -> list[str]:
+        """UUIDs of the guests this host runs (for power-state sync and recovery)."""
+        raise NotImplementedError
+
+    # -- lifecycle -------------------------------------------------------
+    def spawn(self, instance: Any, image_meta: dict, flavor: dict) -> None:
+        raise NotImplementedError
+
+    def destroy(self, instance: Any) -> None:
+        raise NotImplementedError
+
+    def power_on(self, instance: Any) -> None:
+        raise NotImplementedError
+
+    def power_off(self, instance: Any, timeout: float = 60) -> None:
+        raise NotImplementedError
+
+    def reboot(self, instance: Any, reboot_type: str) -> None:
+        raise NotImplementedError
+
+    def get_info(self, instance: Any) -> PowerState:
+        raise NotImplementedError
+
+    # -- cold migration / resize -----------------------------------------
+    def migrate_disk_and_power_off(self, instance: Any, dest_host: str, flavor: dict) -> dict:
+        raise NotImplementedError
+
+    def finish_migration(self, instance: Any, disk_info: dict, flavor: dict,
+                         power_on: bool) -> None:
+        raise NotImplementedError
+
+    def confirm_migration(self, instance: Any) -> None:
+        raise NotImplementedError
+
+    def finish_revert_migration(self, instance: Any, power_on: bool) -> None:
+        raise NotImplementedError
+
+    # -- live migration --------------------------------------------------
+    def check_can_live_migrate_destination(self, instance: Any, block_migration: Any) -> dict:
+        raise NotImplementedError
+
+    def check_can_live_migrate_source(self, instance: Any, dest_check_data: dict) -> dict:
+        raise NotImplementedError
+
+    def pre_live_migration(self, instance: Any, migrate_data: dict) -> dict:
+        raise NotImplementedError
+
+    def live_migration(self, instance: Any, dest: str, migrate_data: dict,
+                       progress: Callable[[dict], None]) -> None:
+        raise NotImplementedError
+
+    def live_migration_abort(self, instance: Any) -> None:
+        raise NotImplementedError
+
+    def live_migration_force_complete(self, instance: Any) -> None:
+        raise NotImplementedError
+
+    def post_live_migration(self, instance: Any, migrate_data: dict) -> None:
+        raise NotImplementedError
+
+    def post_live_migration_at_destination(self, instance: Any, migrate_data: dict) -> None:
+        raise NotImplementedError
+
+    def rollback_live_migration_at_destination(self, instance: Any, migrate_data: dict) -> None:
+        raise NotImplementedError
+
+
+_DRIVERS = {
+    "fake": "novalite.virt.fake:FakeDriver",
+    "libvirt": "novalite.virt.libvirt.driver:LibvirtDriver",
+}
+
+
+def load_driver(name: str, host: str) -> ComputeDriver:
+    """Instantiate the driver named by [DEFAULT] compute_driver."""
+    module_name, _, class_name = _DRIVERS[name].partition(":")
+    module = importlib.import_module(module_name)
+    return getattr(module, class_name)(host)

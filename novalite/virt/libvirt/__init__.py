@@ -1,0 +1,1 @@
+"""The libvirt driver (issue: "The libvirt driver for real"). Not implemented yet."""
