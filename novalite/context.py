@@ -20,11 +20,11 @@ class RequestContext(oslo_context.RequestContext):
             self.is_admin = True
 
     @classmethod
-    def from_dict(cls, values: dict, **kwargs: Any) -> "RequestContext":
+    def from_dict(cls, values: dict, **kwargs: Any) -> RequestContext:
         # Accept the keys to_dict() writes; ignore any a newer peer may add.
         return super().from_dict(values, **kwargs)
 
-    def elevated(self) -> "RequestContext":
+    def elevated(self) -> RequestContext:
         """A copy with admin rights, for internal work done on a user's behalf."""
         ctx = self.from_dict(self.to_dict())
         ctx.is_admin = True

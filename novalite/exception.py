@@ -76,8 +76,7 @@ class Conflict(NovaliteException):
 
 class UnexpectedTaskStateError(Conflict):
     msg_fmt = (
-        "Conflict updating instance %(instance_uuid)s. Expected: %(expected)s. "
-        "Actual: %(actual)s"
+        "Conflict updating instance %(instance_uuid)s. Expected: %(expected)s. Actual: %(actual)s"
     )
 
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import oslo_messaging as messaging
+
+from novalite import rpc
 
 
 class Manager:
@@ -27,6 +29,7 @@ class Manager:
         """(function, interval in seconds) pairs run while the service is up."""
         return []
 
+    @rpc.expose
     def ping(self, ctxt: object) -> str:
         """Liveness probe: a peer waits for this to answer before relying on us."""
         return "pong"

@@ -15,7 +15,6 @@ from oslo_config import cfg
 from novalite import context as nl_context
 from novalite.objects import base as obj_base
 
-
 TRANSPORT: messaging.Transport | None = None
 
 
@@ -69,12 +68,18 @@ class RequestContextSerializer(messaging.Serializer):
         return nl_context.RequestContext.from_dict(ctxt)
 
 
-def get_client(topic: str, version: str, version_cap: str | None = None,
-               server: str | None = None) -> messaging.RPCClient:
+def get_client(
+    topic: str, version: str, version_cap: str | None = None, server: str | None = None
+) -> messaging.RPCClient:
     target = messaging.Target(topic=topic, version=version, server=server)
     return messaging.get_rpc_client(
         get_transport(), target, version_cap=version_cap, serializer=RequestContextSerializer()
     )
+
+
+# Only methods marked @rpc.expose can be called remotely; a manager's other methods
+# (init_host, periodic tasks) are not part of its RPC API.
+expose = messaging.expose
 
 
 def get_server(topic: str, server: str, version: str, endpoints: list) -> messaging.RPCServer:
@@ -83,7 +88,6 @@ def get_server(topic: str, server: str, version: str, endpoints: list) -> messag
         get_transport(),
         target,
         endpoints,
-        executor="threading",
         serializer=RequestContextSerializer(),
-        access_policy=messaging.DefaultRPCAccessPolicy,
+        access_policy=messaging.ExplicitRPCAccessPolicy,
     )

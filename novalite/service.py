@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import logging
 import signal
-from typing import Callable, Protocol
+from collections.abc import Callable
+from typing import Protocol
 
 from novalite import context as nl_context
 from novalite import rpc
@@ -41,15 +42,22 @@ class DatabaseHeartbeat:
     def __call__(self) -> None:
         from novalite.db import api as db  # not imported by compute agents
 
-        db.service_heartbeat(nl_context.get_admin_context(), self.host, self.binary,
-                             self.topic, SERVICE_VERSION)
+        db.service_heartbeat(
+            nl_context.get_admin_context(), self.host, self.binary, self.topic, SERVICE_VERSION
+        )
 
 
 class Service:
     """One manager served on RPC topic `topic` as server `host`, with its heartbeat."""
 
-    def __init__(self, host: str, binary: str, topic: str | None, manager: Manager | None,
-                 heartbeat: Callable[[], None]) -> None:
+    def __init__(
+        self,
+        host: str,
+        binary: str,
+        topic: str | None,
+        manager: Manager | None,
+        heartbeat: Callable[[], None],
+    ) -> None:
         self.host, self.binary, self.topic = host, binary, topic
         self.manager = manager
         self.heartbeat = heartbeat
@@ -61,8 +69,9 @@ class Service:
         if self.manager is not None:
             self.manager.init_host()
         if self.manager is not None and self.topic:
-            self._rpcserver = rpc.get_server(self.topic, self.host,
-                                             self.manager.RPC_API_VERSION, [self.manager])
+            self._rpcserver = rpc.get_server(
+                self.topic, self.host, self.manager.RPC_API_VERSION, [self.manager]
+            )
             self._rpcserver.start()
         tasks = [(self._report, CONF.report_interval)]
         if self.manager is not None:

@@ -9,7 +9,7 @@ from novalite.conf import CONF
 
 
 def utcnow() -> datetime.datetime:
-    return datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
+    return datetime.datetime.now(datetime.UTC).replace(tzinfo=None)
 
 
 def is_up(service: Any, now: datetime.datetime | None = None) -> bool:

@@ -26,9 +26,12 @@ from novalite.conf import CONF
 LOG = logging.getLogger(__name__)
 
 cli_opts = [
-    cfg.BoolOpt("demo", default=False,
-                help="Start everything in a throwaway state directory, show the control "
-                "plane at work through the REST API, then exit."),
+    cfg.BoolOpt(
+        "demo",
+        default=False,
+        help="Start everything in a throwaway state directory, show the control "
+        "plane at work through the REST API, then exit.",
+    ),
 ]
 
 
@@ -89,12 +92,20 @@ class _Client:
     def __init__(self, endpoint: str, token: str) -> None:
         self.endpoint, self.token = endpoint, token
 
-    def request(self, method: str, path: str, body: dict | None = None,
-                version: str = "latest") -> tuple[int, dict]:
+    def request(
+        self, method: str, path: str, body: dict | None = None, version: str = "latest"
+    ) -> tuple[int, dict]:
         data = json.dumps(body).encode() if body is not None else None
-        req = urllib.request.Request(self.endpoint + path, data=data, method=method, headers={
-            "X-Auth-Token": self.token, "Content-Type": "application/json",
-            "OpenStack-API-Version": f"compute {version}"})
+        req = urllib.request.Request(
+            self.endpoint + path,
+            data=data,
+            method=method,
+            headers={
+                "X-Auth-Token": self.token,
+                "Content-Type": "application/json",
+                "OpenStack-API-Version": f"compute {version}",
+            },
+        )
         try:
             with urllib.request.urlopen(req, timeout=30) as resp:
                 payload = resp.read()
@@ -135,18 +146,27 @@ def run_demo(api_server: api_cmd.APIServer) -> int:
     print("\nGET /v2.1/os-services")
     print(f"  {'binary':<20} {'host':<16} {'zone':<10} {'status':<9} state")
     for svc in body["services"]:
-        print(f"  {svc['binary']:<20} {svc['host']:<16} {svc['zone']:<10} "
-              f"{svc['status']:<9} {svc['state']}")
-    _wait_until(lambda: len(client.request("GET", "/v2.1/os-hypervisors")[1]
-                            .get("hypervisors", [])) >= len(compute.host_names()), 30)
+        print(
+            f"  {svc['binary']:<20} {svc['host']:<16} {svc['zone']:<10} "
+            f"{svc['status']:<9} {svc['state']}"
+        )
+    _wait_until(
+        lambda: (
+            len(client.request("GET", "/v2.1/os-hypervisors")[1].get("hypervisors", []))
+            >= len(compute.host_names())
+        ),
+        30,
+    )
     # 2.88 dropped the resource fields from hypervisors; ask at 2.87 to show them.
     _, body = client.request("GET", "/v2.1/os-hypervisors/detail", version="2.87")
     print("\nGET /v2.1/os-hypervisors/detail")
     print(f"  {'hypervisor':<16} {'type':<6} {'vcpus':>5} {'memory_mb':>10} {'local_gb':>9} state")
     for hyp in body.get("hypervisors", []):
-        print(f"  {hyp['hypervisor_hostname']:<16} {hyp.get('hypervisor_type', ''):<6} "
-              f"{hyp.get('vcpus', ''):>5} {hyp.get('memory_mb', ''):>10} "
-              f"{hyp.get('local_gb', ''):>9} {hyp['state']}")
+        print(
+            f"  {hyp['hypervisor_hostname']:<16} {hyp.get('hypervisor_type', ''):<6} "
+            f"{hyp.get('vcpus', ''):>5} {hyp.get('memory_mb', ''):>10} "
+            f"{hyp.get('local_gb', ''):>9} {hyp['state']}"
+        )
     print("\nServer flows (create, resize, live-migrate) arrive with the next issues.")
     ok = all_up()
     print("\ndemo " + ("passed" if ok else "FAILED: not every service is up"))

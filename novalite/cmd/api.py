@@ -46,8 +46,9 @@ class APIServer:
 def add_api(launcher: service.Launcher, host: str) -> APIServer:
     server = APIServer()
     launcher.add(server)
-    launcher.add(service.Service(host, BINARY, None, None,
-                                 service.DatabaseHeartbeat(host, BINARY, None)))
+    launcher.add(
+        service.Service(host, BINARY, None, None, service.DatabaseHeartbeat(host, BINARY, None))
+    )
     return server
 
 

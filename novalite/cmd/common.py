@@ -11,8 +11,9 @@ from novalite import rpc
 from novalite.conf import CONF
 
 
-def parse_args(argv: list[str] | None, prog: str,
-               defaults: dict[str, object] | None = None) -> cfg.ConfigOpts:
+def parse_args(
+    argv: list[str] | None, prog: str, defaults: dict[str, object] | None = None
+) -> cfg.ConfigOpts:
     """Parse --config-file (repeatable), --config-dir and the rest; set up logging.
 
     `defaults` are [DEFAULT]-group defaults a command wants (novalite-all's in-process

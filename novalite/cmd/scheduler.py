@@ -14,8 +14,13 @@ BINARY = "novalite-scheduler"
 
 
 def make_service(host: str) -> service.Service:
-    return service.Service(host, BINARY, rpcapi.TOPIC, SchedulerManager(host),
-                           service.DatabaseHeartbeat(host, BINARY, rpcapi.TOPIC))
+    return service.Service(
+        host,
+        BINARY,
+        rpcapi.TOPIC,
+        SchedulerManager(host),
+        service.DatabaseHeartbeat(host, BINARY, rpcapi.TOPIC),
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

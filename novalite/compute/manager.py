@@ -8,7 +8,7 @@ live migration, recovery); this module holds what every flow shares.
 from __future__ import annotations
 
 import logging
-from typing import Callable
+from collections.abc import Callable
 
 from novalite import context as nl_context
 from novalite import service
@@ -44,8 +44,9 @@ class ComputeManager(Manager):
 
     def heartbeat(self) -> None:
         """Stamp our service row, through the conductor."""
-        self.conductor.service_heartbeat(nl_context.get_admin_context(), self.host, BINARY,
-                                         "compute", service.SERVICE_VERSION)
+        self.conductor.service_heartbeat(
+            nl_context.get_admin_context(), self.host, BINARY, "compute", service.SERVICE_VERSION
+        )
 
     def update_available_resource(self) -> None:
         """Report the hypervisor's resources into compute_nodes, through the conductor."""

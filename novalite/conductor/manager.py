@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 
-from novalite import exception
+from novalite import exception, rpc
 from novalite.context import RequestContext
 from novalite.db import api as db
 from novalite.manager import Manager
@@ -19,18 +19,27 @@ COMPUTE_BINARY = "novalite-compute"
 class ConductorManager(Manager):
     RPC_API_VERSION = "1.0"
 
-    def service_heartbeat(self, ctxt: RequestContext, host: str, binary: str,
-                          topic: str | None, version: int) -> dict:
+    @rpc.expose
+    def service_heartbeat(
+        self, ctxt: RequestContext, host: str, binary: str, topic: str | None, version: int
+    ) -> dict:
         # Only compute agents lack database access; nothing else should come this way.
         if binary != COMPUTE_BINARY:
-            raise exception.Invalid(reason=f"heartbeats through the conductor are for "
-                                           f"{COMPUTE_BINARY}, not {binary}")
+            raise exception.Invalid(
+                reason=f"heartbeats through the conductor are for {COMPUTE_BINARY}, not {binary}"
+            )
         service = db.service_heartbeat(ctxt, host, binary, topic, version)
-        return {"id": service.id, "uuid": service.uuid, "disabled": service.disabled,
-                "forced_down": service.forced_down}
+        return {
+            "id": service.id,
+            "uuid": service.uuid,
+            "disabled": service.disabled,
+            "forced_down": service.forced_down,
+        }
 
-    def compute_node_report(self, ctxt: RequestContext, host: str,
-                            resources: HostResources) -> dict:
+    @rpc.expose
+    def compute_node_report(
+        self, ctxt: RequestContext, host: str, resources: HostResources
+    ) -> dict:
         values = dataclasses.asdict(resources)
         hypervisor_hostname = values.pop("hypervisor_hostname")
         node = db.compute_node_report(ctxt, host, hypervisor_hostname, values)

@@ -24,7 +24,10 @@ default_opts = [
     cfg.StrOpt(
         "compute_driver",
         default="fake",
-        choices=[("fake", "In-memory guests, for tests and demos"), ("libvirt", "libvirt + QEMU/KVM")],
+        choices=[
+            ("fake", "In-memory guests, for tests and demos"),
+            ("libvirt", "libvirt + QEMU/KVM"),
+        ],
         help="Virt driver a compute agent uses.",
     ),
     cfg.IntOpt(
@@ -49,7 +52,10 @@ default_opts = [
     cfg.StrOpt(
         "concurrency_backend",
         default="threading",
-        choices=[("threading", "Native threads (default)"), ("eventlet", "Green threads; not implemented yet")],
+        choices=[
+            ("threading", "Native threads (default)"),
+            ("eventlet", "Green threads; not implemented yet"),
+        ],
         help="How novalite runs concurrent work. Only native threads are implemented; "
         "the option exists so that an eventlet backend stays a contained change.",
     ),

@@ -20,9 +20,15 @@ compute_opts = [
         min=1,
         help="Seconds between reports of the hypervisor's resources to the conductor.",
     ),
-    cfg.FloatOpt("cpu_allocation_ratio", default=4.0, min=0.0, help="Virtual CPUs per physical CPU."),
-    cfg.FloatOpt("ram_allocation_ratio", default=1.0, min=0.0, help="Virtual RAM per physical RAM."),
-    cfg.FloatOpt("disk_allocation_ratio", default=1.0, min=0.0, help="Virtual disk per physical disk."),
+    cfg.FloatOpt(
+        "cpu_allocation_ratio", default=4.0, min=0.0, help="Virtual CPUs per physical CPU."
+    ),
+    cfg.FloatOpt(
+        "ram_allocation_ratio", default=1.0, min=0.0, help="Virtual RAM per physical RAM."
+    ),
+    cfg.FloatOpt(
+        "disk_allocation_ratio", default=1.0, min=0.0, help="Virtual disk per physical disk."
+    ),
     cfg.IntOpt("reserved_host_memory_mb", default=512, min=0, help="Memory kept for the host."),
     cfg.IntOpt("reserved_host_disk_mb", default=0, min=0, help="Disk kept for the host."),
     cfg.IntOpt("reserved_host_cpus", default=0, min=0, help="CPUs kept for the host."),
@@ -33,7 +39,9 @@ fake_driver_opts = [
     cfg.IntOpt("memory_mb", default=32768, min=1, help="Memory each fake host reports, in MiB."),
     cfg.IntOpt("local_gb", default=500, min=1, help="Disk each fake host reports, in GiB."),
     cfg.StrOpt("hypervisor_type", default="fake", help="Hypervisor type the fake host reports."),
-    cfg.IntOpt("hypervisor_version", default=1000, help="Hypervisor version the fake host reports."),
+    cfg.IntOpt(
+        "hypervisor_version", default=1000, help="Hypervisor version the fake host reports."
+    ),
 ]
 
 

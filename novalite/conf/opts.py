@@ -11,4 +11,3 @@ def list_opts() -> list:
         for group, opts in module.list_opts().items():
             groups.setdefault(group, []).extend(opts)
     return list(groups.items())
-

@@ -18,7 +18,7 @@ VERSION_KEY = "novalite_object.version"
 DATA_KEY = "novalite_object.data"
 DATETIME_KEY = "novalite.datetime"
 
-_REGISTRY: dict[str, type["NovaliteObject"]] = {}
+_REGISTRY: dict[str, type[NovaliteObject]] = {}
 
 
 class NovaliteObject:
@@ -37,7 +37,7 @@ class NovaliteObject:
         return {NAME_KEY: self.OBJ_NAME, VERSION_KEY: self.VERSION, DATA_KEY: data}
 
     @classmethod
-    def obj_from_primitive(cls, primitive: dict) -> "NovaliteObject":
+    def obj_from_primitive(cls, primitive: dict) -> NovaliteObject:
         hints = typing.get_type_hints(cls)
         known = {f.name for f in dataclasses.fields(cls)}
         values = {}

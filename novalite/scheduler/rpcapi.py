@@ -17,8 +17,7 @@ class SchedulerAPI:
     VERSION = "1.0"
 
     def __init__(self) -> None:
-        self.client = rpc.get_client(TOPIC, self.VERSION,
-                                     version_cap=CONF.upgrade_levels.scheduler)
+        self.client = rpc.get_client(TOPIC, self.VERSION, version_cap=CONF.upgrade_levels.scheduler)
 
     def ping(self, ctxt: RequestContext, timeout: float | None = None) -> str:
         return self.client.prepare(timeout=timeout).call(ctxt, "ping")

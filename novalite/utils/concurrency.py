@@ -11,8 +11,9 @@ import collections
 import logging
 import threading
 import time
+from collections.abc import Callable
 from concurrent import futures
-from typing import Any, Callable
+from typing import Any
 
 Event = threading.Event
 Lock = threading.Lock
@@ -25,7 +26,9 @@ def sleep(seconds: float) -> None:
     time.sleep(seconds)
 
 
-def spawn(func: Callable[..., Any], *args: Any, name: str | None = None, **kwargs: Any) -> threading.Thread:
+def spawn(
+    func: Callable[..., Any], *args: Any, name: str | None = None, **kwargs: Any
+) -> threading.Thread:
     """Run func in a daemon thread and return the thread."""
     thread = threading.Thread(target=func, args=args, kwargs=kwargs, name=name, daemon=True)
     thread.start()
@@ -45,7 +48,7 @@ class KeyedLocks:
         self._locks: dict[str, threading.Lock] = {}
         self._users: collections.Counter[str] = collections.Counter()
 
-    def __call__(self, key: str) -> "_KeyedLock":
+    def __call__(self, key: str) -> _KeyedLock:
         return _KeyedLock(self, key)
 
     def _acquire(self, key: str) -> None:

@@ -7,7 +7,8 @@ that into a fault rather than a stuck instance.
 from __future__ import annotations
 
 import importlib
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from novalite.objects.compute_node import HostResources
 from novalite.states import PowerState
@@ -56,8 +57,9 @@ class ComputeDriver:
     def migrate_disk_and_power_off(self, instance: Any, dest_host: str, flavor: dict) -> dict:
         raise NotImplementedError
 
-    def finish_migration(self, instance: Any, disk_info: dict, flavor: dict,
-                         power_on: bool) -> None:
+    def finish_migration(
+        self, instance: Any, disk_info: dict, flavor: dict, power_on: bool
+    ) -> None:
         raise NotImplementedError
 
     def confirm_migration(self, instance: Any) -> None:
@@ -76,8 +78,9 @@ class ComputeDriver:
     def pre_live_migration(self, instance: Any, migrate_data: dict) -> dict:
         raise NotImplementedError
 
-    def live_migration(self, instance: Any, dest: str, migrate_data: dict,
-                       progress: Callable[[dict], None]) -> None:
+    def live_migration(
+        self, instance: Any, dest: str, migrate_data: dict, progress: Callable[[dict], None]
+    ) -> None:
         raise NotImplementedError
 
     def live_migration_abort(self, instance: Any) -> None:

@@ -30,8 +30,12 @@ class FakeDriver(driver.ComputeDriver):
             vcpus=opts.vcpus,
             memory_mb=opts.memory_mb,
             local_gb=opts.local_gb,
-            cpu_info={"arch": "x86_64", "model": "fake", "vendor": "novalite",
-                      "topology": {"sockets": 1, "cores": opts.vcpus, "threads": 1}},
+            cpu_info={
+                "arch": "x86_64",
+                "model": "fake",
+                "vendor": "novalite",
+                "topology": {"sockets": 1, "cores": opts.vcpus, "threads": 1},
+            },
             host_ip=_host_ip(),
             disk_available_least=opts.local_gb,
         )

@@ -16,8 +16,9 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import requests
 
@@ -32,8 +33,9 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def wait_for(predicate: Callable[[], Any], timeout: float, interval: float = 0.2,
-             what: str = "condition") -> Any:
+def wait_for(
+    predicate: Callable[[], Any], timeout: float, interval: float = 0.2, what: str = "condition"
+) -> Any:
     deadline = time.monotonic() + timeout
     last_error: Exception | None = None
     while time.monotonic() < deadline:
@@ -44,8 +46,9 @@ def wait_for(predicate: Callable[[], Any], timeout: float, interval: float = 0.2
         except (requests.RequestException, KeyError, ValueError) as exc:
             last_error = exc
         time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what} "
-                         f"(last error: {last_error})")
+    raise AssertionError(
+        f"timed out after {timeout}s waiting for {what} (last error: {last_error})"
+    )
 
 
 class RabbitVhost:
@@ -55,8 +58,10 @@ class RabbitVhost:
         self.name = f"novalite-test-{uuid.uuid4().hex[:12]}"
         self.ctl = shutil.which("rabbitmqctl")
         if self.ctl is None:
-            raise RuntimeError("rabbitmqctl is needed to isolate functional test runs; "
-                               "install rabbitmq-server (see README)")
+            raise RuntimeError(
+                "rabbitmqctl is needed to isolate functional test runs; "
+                "install rabbitmq-server (see README)"
+            )
 
     def _ctl(self, *args: str) -> None:
         subprocess.run([self.ctl, *args], check=True, capture_output=True, timeout=60)
@@ -85,12 +90,22 @@ class Deployment:
         self.endpoint = f"http://127.0.0.1:{self.api_port}/v2.1"
         self.processes: dict[str, subprocess.Popen] = {}
         self.token_file = workdir / "tokens.json"
-        self.token_file.write_text(json.dumps({
-            ADMIN_TOKEN: {"user_id": "admin", "project_id": "admin-project",
-                          "roles": ["admin", "member", "reader"]},
-            MEMBER_TOKEN: {"user_id": "alice", "project_id": "demo",
-                           "roles": ["member", "reader"]},
-        }))
+        self.token_file.write_text(
+            json.dumps(
+                {
+                    ADMIN_TOKEN: {
+                        "user_id": "admin",
+                        "project_id": "admin-project",
+                        "roles": ["admin", "member", "reader"],
+                    },
+                    MEMBER_TOKEN: {
+                        "user_id": "alice",
+                        "project_id": "demo",
+                        "roles": ["member", "reader"],
+                    },
+                }
+            )
+        )
 
     # -- configuration ------------------------------------------------------
     def write_config(self, name: str, sections: dict[str, dict[str, Any]]) -> Path:
@@ -113,36 +128,57 @@ class Deployment:
             "debug": True,
         }
         defaults.update(default_overrides)
-        return self.write_config("controller", {
-            "DEFAULT": defaults,
-            "database": {"connection": self.db_url},
-            "api": {"listen": "127.0.0.1", "port": self.api_port,
-                    "auth_strategy": "token", "token_file": self.token_file},
-        })
+        return self.write_config(
+            "controller",
+            {
+                "DEFAULT": defaults,
+                "database": {"connection": self.db_url},
+                "api": {
+                    "listen": "127.0.0.1",
+                    "port": self.api_port,
+                    "auth_strategy": "token",
+                    "token_file": self.token_file,
+                },
+            },
+        )
 
     def compute_config(self, host: str, **fake_sizes: Any) -> Path:
         """A compute node's config: RabbitMQ only, deliberately no [database] section."""
         state = self.workdir / host
         state.mkdir(exist_ok=True)
-        return self.write_config(host, {
-            "DEFAULT": {"transport_url": self.transport_url, "host": host,
-                        "state_path": state, "report_interval": 1, "service_down_time": 5,
-                        "compute_driver": "fake", "debug": True},
-            "fake_driver": fake_sizes,
-        })
+        return self.write_config(
+            host,
+            {
+                "DEFAULT": {
+                    "transport_url": self.transport_url,
+                    "host": host,
+                    "state_path": state,
+                    "report_interval": 1,
+                    "service_down_time": 5,
+                    "compute_driver": "fake",
+                    "debug": True,
+                },
+                "fake_driver": fake_sizes,
+            },
+        )
 
     # -- processes ----------------------------------------------------------
     def manage(self, config: Path, *args: str) -> subprocess.CompletedProcess:
         return subprocess.run(
             [sys.executable, "-m", "novalite.cmd.manage", "--config-file", str(config), *args],
-            capture_output=True, text=True, timeout=120)
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
 
     def start(self, name: str, module: str, config: Path) -> subprocess.Popen:
         log = open(self.workdir / f"{name}.log", "ab")
         proc = subprocess.Popen(
             [sys.executable, "-m", f"novalite.cmd.{module}", "--config-file", str(config)],
-            stdout=log, stderr=subprocess.STDOUT, cwd=self.workdir / name
-            if (self.workdir / name).is_dir() else self.workdir)
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=self.workdir / name if (self.workdir / name).is_dir() else self.workdir,
+        )
         self.processes[name] = proc
         return proc
 
@@ -160,7 +196,7 @@ class Deployment:
 
     def stop_all(self) -> dict[str, int | None]:
         codes: dict[str, int | None] = {}
-        for name, proc in self.processes.items():
+        for proc in self.processes.values():
             if proc.poll() is None:
                 proc.send_signal(signal.SIGTERM)
         for name, proc in self.processes.items():
@@ -172,10 +208,15 @@ class Deployment:
         return codes
 
     # -- REST ---------------------------------------------------------------
-    def api(self, method: str, path: str, token: str = ADMIN_TOKEN,
-            version: str | None = None, **kwargs: Any) -> requests.Response:
+    def api(
+        self,
+        method: str,
+        path: str,
+        token: str = ADMIN_TOKEN,
+        version: str | None = None,
+        **kwargs: Any,
+    ) -> requests.Response:
         headers = {"X-Auth-Token": token, **kwargs.pop("headers", {})}
         if version:
             headers["OpenStack-API-Version"] = f"compute {version}"
-        return requests.request(method, self.endpoint + path, headers=headers, timeout=30,
-                                **kwargs)
+        return requests.request(method, self.endpoint + path, headers=headers, timeout=30, **kwargs)

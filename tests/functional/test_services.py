@@ -11,8 +11,10 @@ import signal
 from tests.functional.fixtures import MEMBER_TOKEN, wait_for
 
 CONTROLLER = {"api": "api", "conductor": "conductor", "scheduler": "scheduler"}
-COMPUTE_SIZES = {"c1": {"vcpus": 8, "memory_mb": 16384, "local_gb": 100},
-                 "c2": {"vcpus": 24, "memory_mb": 65536, "local_gb": 800}}
+COMPUTE_SIZES = {
+    "c1": {"vcpus": 8, "memory_mb": 16384, "local_gb": 100},
+    "c2": {"vcpus": 24, "memory_mb": 65536, "local_gb": 800},
+}
 
 
 def _services(dep) -> dict[tuple[str, str], dict]:
@@ -34,14 +36,17 @@ def _start_everything(dep) -> None:
 def test_services_up_down_hypervisors_and_clean_stop(deployment):
     dep = deployment
     _start_everything(dep)
-    expected = {("novalite-api", "controller"), ("novalite-conductor", "controller"),
-                ("novalite-scheduler", "controller"), ("novalite-compute", "c1"),
-                ("novalite-compute", "c2")}
+    expected = {
+        ("novalite-api", "controller"),
+        ("novalite-conductor", "controller"),
+        ("novalite-scheduler", "controller"),
+        ("novalite-compute", "c1"),
+        ("novalite-compute", "c2"),
+    }
 
     def all_up():
         services = _services(dep)
-        return expected <= set(services) and all(services[k]["state"] == "up"
-                                                  for k in expected)
+        return expected <= set(services) and all(services[k]["state"] == "up" for k in expected)
 
     wait_for(all_up, timeout=15, what="every service up in os-services")
 
@@ -63,8 +68,11 @@ def test_services_up_down_hypervisors_and_clean_stop(deployment):
     # A compute agent killed outright is shown down once service_down_time passes.
     dep.signal("c2", signal.SIGKILL)
     dep.processes["c2"].wait(10)
-    wait_for(lambda: _services(dep)[("novalite-compute", "c2")]["state"] == "down",
-             timeout=15, what="c2 reported down")
+    wait_for(
+        lambda: _services(dep)[("novalite-compute", "c2")]["state"] == "down",
+        timeout=15,
+        what="c2 reported down",
+    )
     services = _services(dep)
     assert services[("novalite-compute", "c1")]["state"] == "up"
     resp = dep.api("GET", "/os-hypervisors/detail")

@@ -36,6 +36,7 @@ class EchoManager(Manager):
         super().__init__(host)
         self.seen = []
 
+    @rpc.expose
     def echo(self, ctxt, value):
         # The context the server sees is the caller's, and it is the thread's current one.
         self.seen.append((ctxt, oslo_context.get_current()))
@@ -52,20 +53,32 @@ def test_call_carries_context_and_objects(fake_transport):
     manager = EchoManager("h1")
     server = _serve(manager)
     try:
-        ctxt = RequestContext(user_id="u1", project_id="p1", roles=["member"],
-                              request_id="req-1234")
-        resources = HostResources(hypervisor_hostname="h1", hypervisor_type="fake",
-                                  hypervisor_version=1, vcpus=4, memory_mb=1024, local_gb=10,
-                                  cpu_info={"arch": "x86_64"})
+        ctxt = RequestContext(
+            user_id="u1", project_id="p1", roles=["member"], request_id="req-1234"
+        )
+        resources = HostResources(
+            hypervisor_hostname="h1",
+            hypervisor_type="fake",
+            hypervisor_version=1,
+            vcpus=4,
+            memory_mb=1024,
+            local_gb=10,
+            cpu_info={"arch": "x86_64"},
+        )
         stamp = datetime.datetime(2026, 11, 23, 1, 2, 3)
         client = rpc.get_client("echo", "1.0")
         result = client.prepare(server="h1", timeout=5).call(
-            ctxt, "echo", value={"r": resources, "when": stamp, "power": PowerState.RUNNING})
+            ctxt, "echo", value={"r": resources, "when": stamp, "power": PowerState.RUNNING}
+        )
         assert result == {"r": resources, "when": stamp, "power": 1}
         server_ctxt, current = manager.seen[0]
         assert isinstance(server_ctxt, RequestContext)
-        assert (server_ctxt.request_id, server_ctxt.user_id, server_ctxt.project_id,
-                server_ctxt.roles) == ("req-1234", "u1", "p1", ["member"])
+        assert (
+            server_ctxt.request_id,
+            server_ctxt.user_id,
+            server_ctxt.project_id,
+            server_ctxt.roles,
+        ) == ("req-1234", "u1", "p1", ["member"])
         assert current.request_id == "req-1234"
     finally:
         server.stop()
@@ -91,9 +104,27 @@ def test_server_refuses_incompatible_major_version(fake_transport):
         server.wait()
 
 
+def test_only_exposed_methods_can_be_called(fake_transport):
+    server = _serve(EchoManager("h1"))
+    try:
+        client = rpc.get_client("echo", "1.0").prepare(server="h1", timeout=5)
+        assert client.call(RequestContext(), "ping") == "pong"
+        with pytest.raises(messaging.NoSuchMethod):
+            client.call(RequestContext(), "init_host")
+    finally:
+        server.stop()
+        server.wait()
+
+
 def test_object_round_trip_ignores_unknown_fields():
-    resources = HostResources(hypervisor_hostname="h", hypervisor_type="fake",
-                              hypervisor_version=1, vcpus=1, memory_mb=1, local_gb=1)
+    resources = HostResources(
+        hypervisor_hostname="h",
+        hypervisor_type="fake",
+        hypervisor_version=1,
+        vcpus=1,
+        memory_mb=1,
+        local_gb=1,
+    )
     primitive = obj_base.to_primitive(resources)
     primitive[obj_base.DATA_KEY]["added_by_a_newer_peer"] = 42
     assert obj_base.from_primitive(primitive) == resources

@@ -1,0 +1,22 @@
+"""Default policies of the API, one module per resource.
+
+`list_rules` is the `oslo.policy.policies` entry point, so `oslopolicy-sample-generator
+--namespace novalite` writes a policy.yaml operators can edit.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+from oslo_policy import policy
+
+from novalite.api.policies import aggregates, base, hypervisors, services
+
+
+def list_rules() -> list[policy.RuleDefault]:
+    return list(itertools.chain(
+        base.list_rules(),
+        services.list_rules(),
+        hypervisors.list_rules(),
+        aggregates.list_rules(),
+    ))

@@ -1,0 +1,946 @@
+"""Database access for the services that may open the database (API, conductor,
+scheduler, novalite-manage). Compute agents never import this module.
+
+CONTRACT: functions take a RequestContext first, return ORM objects detached from their
+session (expire_on_commit=False), and raise novalite exceptions (NotFound subclasses,
+Conflict subclasses, and the DBError family below), never SQLAlchemy ones.
+
+Building blocks for other modules:
+
+* :func:`transaction` yields a Session inside one transaction (commit on success,
+  rollback on error). Nested calls in the same thread join the outer transaction, so
+  a function of this module can be called inside another module's transaction.
+* :func:`retry_on_deadlock` retries a whole transaction on deadlocks, serialization
+  failures and SQLite's "database is locked".
+* Guarded updates (:func:`instance_update`, :func:`migration_update`,
+  :func:`instance_transition`) are single compare-and-swap UPDATEs: zero rows changed
+  means someone else won, and the caller gets a Conflict, never a silent overwrite.
+
+SQLite is used in WAL mode; writer transactions start with ``BEGIN IMMEDIATE`` so that
+concurrent writers queue on the busy timeout instead of failing when a read lock
+cannot be upgraded.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import json
+import logging
+import math
+import os
+import random
+import threading
+import time
+import uuid as uuid_lib
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+import sqlalchemy as sa
+from sqlalchemy import exc as sa_exc
+from sqlalchemy import orm
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.pool import StaticPool
+
+from novalite import exception, servicegroup, states
+from novalite.conf import CONF
+from novalite.context import RequestContext
+from novalite.db import models
+
+LOG = logging.getLogger(__name__)
+
+COMPUTE_BINARY = "novalite-compute"
+SQLITE_BUSY_TIMEOUT_MS = 30000
+_WRITER_OPTION = "novalite_writer"
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+# -- errors --------------------------------------------------------------------------
+# Defined here (not in novalite.exception) because they only come out of this module.
+
+class DBError(exception.NovaliteException):
+    msg_fmt = "Database error: %(reason)s"
+    code = 500
+
+
+class DBConnectionError(DBError):
+    msg_fmt = "Cannot reach the database: %(reason)s"
+    code = 503
+
+
+class DBDeadlock(DBError):
+    msg_fmt = "Database deadlock or lock timeout: %(reason)s"
+    code = 409
+
+
+class DBDuplicateEntry(exception.Conflict):
+    msg_fmt = "Duplicate entry: %(reason)s"
+
+
+_MYSQL_DEADLOCK = {1205, 1213}
+_MYSQL_CONNECTION = {1044, 1045, 1049, 2002, 2003, 2005, 2006, 2013}
+_PG_DEADLOCK = {"40P01", "40001", "55P03"}
+
+
+def _translate(err: sa_exc.SQLAlchemyError) -> exception.NovaliteException:
+    """Map a SQLAlchemy/DBAPI error to a novalite exception (keeps the message)."""
+    orig = getattr(err, "orig", None)
+    text = str(orig if orig is not None else err).strip().splitlines()[0][:500]
+    code = orig.args[0] if orig is not None and orig.args else None
+    pgcode = getattr(orig, "pgcode", None)
+    lowered = text.lower()
+    if isinstance(err, sa_exc.IntegrityError):
+        if (pgcode == "23505" or code == 1062 or "unique" in lowered
+                or "duplicate" in lowered):
+            return DBDuplicateEntry(reason=text)
+        return DBError(reason=text)
+    if (pgcode in _PG_DEADLOCK or code in _MYSQL_DEADLOCK or "database is locked" in lowered
+            or "deadlock" in lowered):
+        return DBDeadlock(reason=text)
+    if isinstance(err, sa_exc.DBAPIError) and (
+            err.connection_invalidated or code in _MYSQL_CONNECTION
+            or (isinstance(err, (sa_exc.OperationalError, sa_exc.InterfaceError))
+                and pgcode is None and not isinstance(code, int)
+                and "sqlite" not in type(orig).__module__)
+            or "unable to open database file" in lowered):
+        return DBConnectionError(reason=f"{_safe_url()}: {text}")
+    return DBError(reason=text)
+
+
+def _safe_url() -> str:
+    try:
+        return make_url(connection_url()).render_as_string(hide_password=True)
+    except Exception:  # noqa: BLE001 - only decorates a message
+        return "<invalid [database] connection>"
+
+
+# -- engine and sessions -------------------------------------------------------------
+
+class _EngineState:
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.engine: Engine | None = None
+        self.url: str | None = None
+        self.pid: int | None = None
+        self.makers: dict[bool, orm.sessionmaker] = {}
+
+
+_STATE = _EngineState()
+_LOCAL = threading.local()
+
+
+def connection_url() -> str:
+    """[database] connection, or the embedded SQLite file under [DEFAULT] state_path."""
+    url = CONF.database.connection
+    if url:
+        return url
+    path = Path(os.path.expanduser(CONF.state_path)) / "novalite.sqlite"
+    return f"sqlite:///{path}"
+
+
+def _is_memory_sqlite(url: sa.URL) -> bool:
+    return url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:")
+
+
+def _setup_sqlite(engine: Engine, memory: bool) -> None:
+    @sa.event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        # Take BEGIN away from pysqlite so we can choose BEGIN IMMEDIATE for writers.
+        dbapi_conn.isolation_level = None
+        cursor = dbapi_conn.cursor()
+        try:
+            if not memory:
+                cursor.execute("PRAGMA journal_mode=WAL")
+                cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        finally:
+            cursor.close()
+
+    @sa.event.listens_for(engine, "begin")
+    def _on_begin(conn: sa.Connection) -> None:
+        writer = conn.get_execution_options().get(_WRITER_OPTION)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if writer else "BEGIN")
+
+
+def _create_engine(url_string: str) -> Engine:
+    url = make_url(url_string)
+    backend = url.get_backend_name()
+    kwargs: dict[str, Any] = {"echo": CONF.database.echo}
+    if backend == "sqlite":
+        memory = _is_memory_sqlite(url)
+        kwargs["connect_args"] = {"check_same_thread": False,
+                                  "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
+        if memory:
+            kwargs["poolclass"] = StaticPool
+        else:
+            Path(url.database).expanduser().resolve().parent.mkdir(parents=True, exist_ok=True)
+        engine = sa.create_engine(url, **kwargs)
+        _setup_sqlite(engine, memory)
+        return engine
+    kwargs.update(pool_size=CONF.database.pool_size, max_overflow=CONF.database.max_overflow,
+                  pool_pre_ping=True, pool_recycle=3600)
+    if backend in ("mysql", "mariadb"):
+        # Row-level locks only; no snapshot surprises when re-reading after a lost CAS.
+        kwargs["isolation_level"] = "READ COMMITTED"
+        kwargs.setdefault("connect_args", {}).setdefault("connect_timeout", 10)
+    elif backend == "postgresql":
+        kwargs.setdefault("connect_args", {}).setdefault("connect_timeout", 10)
+    return sa.create_engine(url, **kwargs)
+
+
+def get_engine() -> Engine:
+    """The process-wide engine for connection_url() (SQLite in WAL mode).
+
+    Rebuilt after a fork (a child must not share its parent's connections) and when
+    [database] connection changed.
+    """
+    url = connection_url()
+    with _STATE.lock:
+        if _STATE.engine is not None and (_STATE.pid != os.getpid() or _STATE.url != url):
+            # After a fork, drop the inherited pool without closing the parent's sockets.
+            _STATE.engine.dispose(close=_STATE.pid == os.getpid())
+            _STATE.engine = None
+        if _STATE.engine is None:
+            try:
+                _STATE.engine = _create_engine(url)
+            except sa_exc.ArgumentError as err:
+                raise exception.ConfigError(reason=f"[database] connection: {err}") from err
+            except ImportError as err:
+                raise exception.ConfigError(
+                    reason=f"[database] connection needs a driver that is not installed: "
+                           f"{err}") from err
+            _STATE.url, _STATE.pid = url, os.getpid()
+            _STATE.makers = {
+                writer: orm.sessionmaker(
+                    bind=_STATE.engine.execution_options(**{_WRITER_OPTION: writer}),
+                    expire_on_commit=False)
+                for writer in (True, False)
+            }
+        return _STATE.engine
+
+
+def dispose_engine() -> None:
+    """Drop the cached engine (tests, and after fork)."""
+    with _STATE.lock:
+        if _STATE.engine is not None:
+            _STATE.engine.dispose(close=_STATE.pid == os.getpid())
+        _STATE.engine, _STATE.url, _STATE.pid, _STATE.makers = None, None, None, {}
+
+
+def _sessionmaker(writer: bool) -> orm.sessionmaker:
+    get_engine()
+    return _STATE.makers[writer]
+
+
+@contextlib.contextmanager
+def transaction(writer: bool = True) -> Iterator[orm.Session]:
+    """A Session in one transaction: committed when the block ends, rolled back on error.
+
+    Inside another transaction() of the same thread it yields that outer session (the
+    work joins the outer transaction). writer=False is for read-only work (on SQLite it
+    starts a deferred transaction, which does not block writers). Database errors come
+    out as DBError / DBConnectionError / DBDeadlock / DBDuplicateEntry.
+    """
+    outer: orm.Session | None = getattr(_LOCAL, "session", None)
+    if outer is not None:
+        yield outer
+        return
+    session = _sessionmaker(writer)()
+    _LOCAL.session = session
+    try:
+        with session.begin():
+            yield session
+    except sa_exc.SQLAlchemyError as err:
+        raise _translate(err) from err
+    finally:
+        _LOCAL.session = None
+        session.close()
+
+
+def in_transaction() -> bool:
+    """Whether this thread is inside transaction() (so a retry would be pointless)."""
+    return getattr(_LOCAL, "session", None) is not None
+
+
+def retry_on_deadlock(func: F) -> F:
+    """Retry the whole decorated transaction a few times on DBDeadlock (with jitter)."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        attempts = 5
+        for attempt in range(attempts):
+            try:
+                return func(*args, **kwargs)
+            except DBDeadlock:
+                if in_transaction() or attempt == attempts - 1:
+                    raise
+                time.sleep(0.02 * 2 ** attempt + random.random() * 0.02)
+        raise AssertionError("unreachable")
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _now() -> Any:
+    return servicegroup.utcnow()
+
+
+def _plain(value: Any) -> Any:
+    """Enum members to their stored value; everything else unchanged."""
+    if isinstance(value, states.PowerState):
+        return int(value)
+    if isinstance(value, states._StrEnum):  # noqa: SLF001 - our own enum base
+        return value.value
+    return value
+
+
+def _column_values(model: type[models.Base], values: dict, aliases: dict | None = None,
+                   ignore_unknown: bool = False) -> dict[str, Any]:
+    """values with attribute names checked against the model's columns."""
+    columns = {attr.key for attr in sa.inspect(model).column_attrs}
+    out: dict[str, Any] = {}
+    unknown = []
+    for key, value in values.items():
+        key = (aliases or {}).get(key, key)
+        if key in columns:
+            out[key] = _plain(value)
+        else:
+            unknown.append(key)
+    if unknown and not ignore_unknown:
+        raise exception.Invalid(reason=f"unknown {model.__tablename__} field(s): "
+                                       f"{', '.join(sorted(unknown))}")
+    if unknown:
+        LOG.debug("Ignoring unknown %s field(s) %s", model.__tablename__, unknown)
+    return out
+
+
+def _id_or_uuid(column_id: Any, column_uuid: Any, value: int | str) -> Any:
+    if isinstance(value, int) or (isinstance(value, str) and value.isdigit()):
+        return column_id == int(value)
+    return column_uuid == value
+
+
+def _in_or_null(column: Any, expected: Any) -> Any:
+    """column IN (expected) with None meaning IS NULL, OR'ed in."""
+    if isinstance(expected, (str, bytes)) or not isinstance(expected, Iterable):
+        expected = [expected]
+    values = [_plain(v) for v in expected]
+    non_null = [v for v in values if v is not None]
+    clauses = []
+    if non_null:
+        clauses.append(column.in_(non_null))
+    if len(non_null) != len(values):
+        clauses.append(column.is_(None))
+    if not clauses:
+        return sa.false()
+    return sa.or_(*clauses)
+
+
+def _as_list(expected: Any) -> list:
+    if isinstance(expected, (str, bytes)) or not isinstance(expected, Iterable):
+        return [_plain(expected)]
+    return [_plain(v) for v in expected]
+
+
+# -- services ----------------------------------------------------------------
+
+def _live_service(host: str, binary: str) -> Any:
+    return (models.Service.host == host, models.Service.binary == binary,
+            models.Service.deleted == 0)
+
+
+@retry_on_deadlock
+def service_heartbeat(ctx: RequestContext, host: str, binary: str, topic: str | None,
+                      version: int) -> Any:
+    """Create the (host, binary) service row if missing, else stamp last_seen_up=now and
+    bump report_count. Returns the row."""
+    for attempt in range(3):
+        now = _now()
+        try:
+            with transaction() as session:
+                values: dict[str, Any] = {
+                    "report_count": models.Service.report_count + 1,
+                    "last_seen_up": now, "updated_at": now, "version": version}
+                if topic is not None:
+                    values["topic"] = topic
+                result = session.execute(
+                    sa.update(models.Service).where(*_live_service(host, binary))
+                    .values(**values).execution_options(synchronize_session=False))
+                if result.rowcount == 0:
+                    session.add(models.Service(
+                        uuid=str(uuid_lib.uuid4()), host=host, binary=binary, topic=topic,
+                        version=version, report_count=1, last_seen_up=now, created_at=now))
+                    session.flush()
+                    if binary == COMPUTE_BINARY:
+                        _link_compute_nodes(session, host)
+                return session.scalars(
+                    sa.select(models.Service).where(*_live_service(host, binary))
+                    .execution_options(populate_existing=True)).one()
+        except DBDuplicateEntry:
+            # Another process registered the same service first: now it is an update.
+            if attempt == 2 or in_transaction():
+                raise
+    raise AssertionError("unreachable")
+
+
+def _link_compute_nodes(session: orm.Session, host: str) -> None:
+    service_id = session.scalar(sa.select(models.Service.id).where(
+        *_live_service(host, COMPUTE_BINARY)))
+    if service_id is not None:
+        session.execute(
+            sa.update(models.ComputeNode)
+            .where(models.ComputeNode.host == host, models.ComputeNode.deleted == 0,
+                   models.ComputeNode.service_id.is_(None))
+            .values(service_id=service_id).execution_options(synchronize_session=False))
+
+
+def service_get_all(ctx: RequestContext, host: str | None = None,
+                    binary: str | None = None) -> list:
+    """Live (not deleted) services, optionally of one host and/or binary, by id."""
+    query = sa.select(models.Service).where(models.Service.deleted == 0)
+    if host is not None:
+        query = query.where(models.Service.host == host)
+    if binary is not None:
+        query = query.where(models.Service.binary == binary)
+    with transaction(writer=False) as session:
+        return list(session.scalars(query.order_by(models.Service.id)))
+
+
+def _service_query(service_id: int | str) -> Any:
+    return sa.select(models.Service).where(
+        _id_or_uuid(models.Service.id, models.Service.uuid, service_id),
+        models.Service.deleted == 0)
+
+
+def service_get(ctx: RequestContext, service_id: int | str) -> Any:
+    """By integer id or by uuid; ServiceNotFound otherwise."""
+    with transaction(writer=False) as session:
+        service = session.scalars(_service_query(service_id)).first()
+    if service is None:
+        raise exception.ServiceNotFound(service_id=service_id)
+    return service
+
+
+def service_get_by_host_and_binary(ctx: RequestContext, host: str, binary: str) -> Any:
+    """The live service (host, binary); ServiceNotFound otherwise."""
+    with transaction(writer=False) as session:
+        service = session.scalars(
+            sa.select(models.Service).where(*_live_service(host, binary))).first()
+    if service is None:
+        raise exception.ServiceNotFound(service_id=f"{binary}@{host}")
+    return service
+
+
+@retry_on_deadlock
+def service_update(ctx: RequestContext, service_id: int | str, values: dict) -> Any:
+    """Set columns of a live service (disabled, disabled_reason, forced_down, ...)."""
+    values = _column_values(models.Service, values)
+    with transaction() as session:
+        service = session.scalars(_service_query(service_id)).first()
+        if service is None:
+            raise exception.ServiceNotFound(service_id=service_id)
+        for key, value in values.items():
+            setattr(service, key, value)
+        session.flush()
+        return service
+
+
+@retry_on_deadlock
+def service_destroy(ctx: RequestContext, service_id: int | str) -> None:
+    """Soft-delete a service and, for a compute service, its compute nodes."""
+    with transaction() as session:
+        service = session.scalars(_service_query(service_id)).first()
+        if service is None:
+            raise exception.ServiceNotFound(service_id=service_id)
+        now = _now()
+        service.deleted, service.deleted_at = service.id, now
+        if service.binary == COMPUTE_BINARY:
+            nodes = session.scalars(sa.select(models.ComputeNode).where(
+                models.ComputeNode.host == service.host, models.ComputeNode.deleted == 0))
+            for node in nodes:
+                node.deleted, node.deleted_at = node.id, now
+
+
+# -- compute nodes -----------------------------------------------------------
+
+# A change to any of these changes the node's inventory, so its generation moves.
+INVENTORY_FIELDS = ("vcpus", "memory_mb", "local_gb", "cpu_allocation_ratio",
+                    "ram_allocation_ratio", "disk_allocation_ratio", "reserved_host_memory_mb",
+                    "reserved_host_disk_mb", "reserved_host_cpus")
+
+
+def _node_defaults() -> dict[str, Any]:
+    """Inventory settings a report may leave out, from the [compute] options."""
+    group = CONF.compute
+    return {name: getattr(group, name) for name in (
+        "cpu_allocation_ratio", "ram_allocation_ratio", "disk_allocation_ratio",
+        "reserved_host_memory_mb", "reserved_host_disk_mb", "reserved_host_cpus")}
+
+
+def _differs(old: Any, new: Any) -> bool:
+    if isinstance(old, float) or isinstance(new, float):
+        if old is None or new is None:
+            return old is not new
+        return not math.isclose(float(old), float(new), rel_tol=1e-9, abs_tol=1e-9)
+    return old != new
+
+
+@retry_on_deadlock
+def compute_node_report(ctx: RequestContext, host: str, hypervisor_hostname: str,
+                        values: dict) -> Any:
+    """Create or update the compute node (host, hypervisor_hostname) with the driver's
+    resource report; bumps generation when inventory changed. Returns the row.
+
+    Unknown keys are ignored (a newer compute agent may report more); cpu_info may be
+    a dict (stored as JSON). The node is linked to its compute service when that row
+    exists.
+    """
+    values = dict(values)
+    if isinstance(values.get("cpu_info"), (dict, list)):
+        values["cpu_info"] = json.dumps(values["cpu_info"], sort_keys=True)
+    node_uuid = values.pop("uuid", None)
+    for key in ("id", "host", "hypervisor_hostname", "generation", "service_id", "deleted",
+                "deleted_at", "created_at", "updated_at"):
+        values.pop(key, None)
+    values = _column_values(models.ComputeNode, values, ignore_unknown=True)
+    where = (models.ComputeNode.host == host,
+             models.ComputeNode.hypervisor_hostname == hypervisor_hostname,
+             models.ComputeNode.deleted == 0)
+    for attempt in range(3):
+        try:
+            with transaction() as session:
+                service_id = session.scalar(sa.select(models.Service.id).where(
+                    *_live_service(host, COMPUTE_BINARY)))
+                node = session.scalars(sa.select(models.ComputeNode).where(*where)).first()
+                if node is None:
+                    node = models.ComputeNode(
+                        uuid=node_uuid or str(uuid_lib.uuid4()), host=host,
+                        hypervisor_hostname=hypervisor_hostname, service_id=service_id,
+                        generation=0, **{**_node_defaults(), **values})
+                    session.add(node)
+                    session.flush()
+                    return node
+                update = {k: v for k, v in values.items() if _differs(getattr(node, k), v)}
+                if service_id is not None and node.service_id != service_id:
+                    update["service_id"] = service_id
+                if any(k in INVENTORY_FIELDS for k in update):
+                    # An SQL increment, so a concurrent claim's generation check fails.
+                    update["generation"] = models.ComputeNode.generation + 1
+                update["updated_at"] = _now()
+                session.execute(sa.update(models.ComputeNode)
+                                .where(models.ComputeNode.id == node.id).values(**update)
+                                .execution_options(synchronize_session=False))
+                return session.scalars(sa.select(models.ComputeNode)
+                                       .where(models.ComputeNode.id == node.id)
+                                       .execution_options(populate_existing=True)).one()
+        except DBDuplicateEntry:
+            if attempt == 2 or in_transaction():
+                raise
+    raise AssertionError("unreachable")
+
+
+def compute_node_get_all(ctx: RequestContext) -> list:
+    """Live compute nodes, by id."""
+    with transaction(writer=False) as session:
+        return list(session.scalars(sa.select(models.ComputeNode)
+                                    .where(models.ComputeNode.deleted == 0)
+                                    .order_by(models.ComputeNode.id)))
+
+
+def compute_node_get(ctx: RequestContext, node_id: int | str) -> Any:
+    """By integer id or by uuid; ComputeNodeNotFound otherwise."""
+    with transaction(writer=False) as session:
+        node = session.scalars(sa.select(models.ComputeNode).where(
+            _id_or_uuid(models.ComputeNode.id, models.ComputeNode.uuid, node_id),
+            models.ComputeNode.deleted == 0)).first()
+    if node is None:
+        raise exception.ComputeNodeNotFound(node=node_id)
+    return node
+
+
+def compute_node_usage(ctx: RequestContext) -> dict:
+    """{compute_node_id: {"vcpus": n, "memory_mb": n, "disk_gb": n, "instances": n}} summed
+    from allocations (instance consumers counted in "instances").
+
+    Every live compute node is present, with zeros when nothing is allocated on it.
+    """
+    alloc, inst = models.Allocation, models.Instance
+    query = (
+        sa.select(alloc.compute_node_id,
+                  sa.func.coalesce(sa.func.sum(alloc.vcpus), 0),
+                  sa.func.coalesce(sa.func.sum(alloc.memory_mb), 0),
+                  sa.func.coalesce(sa.func.sum(alloc.disk_gb), 0),
+                  sa.func.count(sa.distinct(inst.uuid)))
+        .select_from(alloc)
+        .outerjoin(inst, sa.and_(inst.uuid == alloc.consumer_uuid, inst.deleted == 0))
+        .group_by(alloc.compute_node_id))
+    with transaction(writer=False) as session:
+        usage = {node_id: {"vcpus": 0, "memory_mb": 0, "disk_gb": 0, "instances": 0}
+                 for node_id in session.scalars(sa.select(models.ComputeNode.id).where(
+                     models.ComputeNode.deleted == 0))}
+        for node_id, vcpus, memory_mb, disk_gb, instances in session.execute(query):
+            usage[node_id] = {"vcpus": int(vcpus), "memory_mb": int(memory_mb),
+                              "disk_gb": int(disk_gb), "instances": int(instances)}
+    return usage
+
+
+# -- instances ---------------------------------------------------------------
+
+_INSTANCE_ALIASES = {"metadata": "metadata_"}
+
+
+def _live_instance(instance_uuid: str) -> Any:
+    return (models.Instance.uuid == instance_uuid, models.Instance.deleted == 0)
+
+
+@retry_on_deadlock
+def instance_create(ctx: RequestContext, values: dict) -> Any:
+    """Insert an instance. Defaults: a new uuid, the context's project and user, and
+    the (vm_state, task_state) the "create" transition leads to."""
+    values = _column_values(models.Instance, values, _INSTANCE_ALIASES)
+    values.setdefault("uuid", str(uuid_lib.uuid4()))
+    values.setdefault("project_id", ctx.project_id)
+    values.setdefault("user_id", ctx.user_id)
+    if "vm_state" not in values:
+        vm_state, task_state = states.transition("create").target
+        values["vm_state"] = _plain(vm_state)
+        values.setdefault("task_state", _plain(task_state))
+    with transaction() as session:
+        instance = models.Instance(**values)
+        session.add(instance)
+        session.flush()
+        return instance
+
+
+def instance_get(ctx: RequestContext, instance_uuid: str, read_deleted: bool = False) -> Any:
+    """The instance by uuid; InstanceNotFound if missing (or deleted, unless asked)."""
+    query = sa.select(models.Instance).where(models.Instance.uuid == instance_uuid)
+    if not read_deleted:
+        query = query.where(models.Instance.deleted == 0)
+    with transaction(writer=False) as session:
+        instance = session.scalars(query).first()
+    if instance is None:
+        raise exception.InstanceNotFound(instance_id=instance_uuid)
+    return instance
+
+
+def instance_get_all(ctx: RequestContext, host: str | None = None,
+                     project_id: str | None = None) -> list:
+    """Live instances, optionally of one host and/or project, by id."""
+    query = sa.select(models.Instance).where(models.Instance.deleted == 0)
+    if host is not None:
+        query = query.where(models.Instance.host == host)
+    if project_id is not None:
+        query = query.where(models.Instance.project_id == project_id)
+    with transaction(writer=False) as session:
+        return list(session.scalars(query.order_by(models.Instance.id)))
+
+
+def _raise_instance_conflict(session: orm.Session, instance_uuid: str,
+                             expected_task_state: Any, expected_vm_state: Any) -> None:
+    actual = session.execute(
+        sa.select(models.Instance.vm_state, models.Instance.task_state)
+        .where(*_live_instance(instance_uuid))).first()
+    if actual is None:
+        raise exception.InstanceNotFound(instance_id=instance_uuid)
+    vm_state, task_state = actual
+    if expected_vm_state is not None and vm_state not in _as_list(expected_vm_state):
+        raise exception.UnexpectedTaskStateError(
+            instance_uuid=instance_uuid,
+            expected=f"vm_state in {_as_list(expected_vm_state)}"
+                     + (f" and task_state in {_as_list(expected_task_state)}"
+                        if expected_task_state is not None else ""),
+            actual=f"vm_state={vm_state}, task_state={task_state}")
+    raise exception.UnexpectedTaskStateError(
+        instance_uuid=instance_uuid, expected=_as_list(expected_task_state), actual=task_state)
+
+
+@retry_on_deadlock
+def instance_update(ctx: RequestContext, instance_uuid: str, values: dict,
+                    expected_task_state: Any = None, expected_vm_state: Any = None) -> Any:
+    """UPDATE ... WHERE uuid=? [AND task_state IN expected] [AND vm_state IN expected].
+    Zero rows → UnexpectedTaskStateError (or InstanceNotFound when no such row).
+
+    expected_task_state=None means "do not check"; to require that no task is running
+    pass [None] (None inside the list matches task_state IS NULL). A single string is
+    a one-element list. Returns the updated row.
+    """
+    values = _column_values(models.Instance, values, _INSTANCE_ALIASES)
+    values.setdefault("updated_at", _now())
+    stmt = sa.update(models.Instance).where(*_live_instance(instance_uuid))
+    if expected_task_state is not None:
+        stmt = stmt.where(_in_or_null(models.Instance.task_state, expected_task_state))
+    if expected_vm_state is not None:
+        stmt = stmt.where(_in_or_null(models.Instance.vm_state, expected_vm_state))
+    with transaction() as session:
+        result = session.execute(stmt.values(**values)
+                                 .execution_options(synchronize_session=False))
+        if result.rowcount == 0:
+            _raise_instance_conflict(session, instance_uuid, expected_task_state,
+                                     expected_vm_state)
+        return session.scalars(sa.select(models.Instance)
+                               .where(*_live_instance(instance_uuid))
+                               .execution_options(populate_existing=True)).one()
+
+
+def instance_transition(ctx: RequestContext, instance_uuid: str, name: str,
+                        values: dict | None = None, vm_state: str | None = None,
+                        previous_vm_state: str | None = None) -> Any:
+    """Apply the states table's transition `name` as one guarded UPDATE.
+
+    The guard is the transition's declared sources; vm_state/task_state come from its
+    target. vm_state is the instance's current vm_state, needed only when the target
+    keeps it (UNCHANGED) and the sources allow several; previous_vm_state resolves
+    PREVIOUS (confirm/revert). Extra column values are written in the same UPDATE.
+    """
+    tr = states.transition(name)
+    target_vm, target_task = tr.target
+    update = dict(values or {})
+    update["task_state"] = _plain(target_task)
+    if target_vm is states.PREVIOUS:
+        update["vm_state"] = tr.resolve(None, previous_vm_state)[0].value
+    elif target_vm is not states.UNCHANGED:
+        update["vm_state"] = _plain(target_vm)
+    elif vm_state is not None:
+        update["vm_state"] = tr.resolve(vm_state)[0].value
+    # vm_state is guarded too, so UNCHANGED without vm_state simply keeps the row's own.
+    return instance_update(ctx, instance_uuid, update,
+                           expected_task_state=tr.expected_task_states(),
+                           expected_vm_state=tr.expected_vm_states())
+
+
+@retry_on_deadlock
+def instance_destroy(ctx: RequestContext, instance_uuid: str,
+                     expected_task_state: Any = None) -> Any:
+    """Soft-delete: vm_state deleted, task None, deleted=id (guarded like instance_update)."""
+    now = _now()
+    stmt = sa.update(models.Instance).where(*_live_instance(instance_uuid))
+    if expected_task_state is not None:
+        stmt = stmt.where(_in_or_null(models.Instance.task_state, expected_task_state))
+    with transaction() as session:
+        result = session.execute(
+            stmt.values(deleted=models.Instance.id, deleted_at=now, terminated_at=now,
+                        updated_at=now, vm_state=states.VmState.DELETED.value,
+                        task_state=None, power_state=int(states.PowerState.NOSTATE))
+            .execution_options(synchronize_session=False))
+        if result.rowcount == 0:
+            _raise_instance_conflict(session, instance_uuid, expected_task_state, None)
+        return session.scalars(sa.select(models.Instance)
+                               .where(models.Instance.uuid == instance_uuid)
+                               .execution_options(populate_existing=True)).one()
+
+
+@retry_on_deadlock
+def instance_fault_create(ctx: RequestContext, values: dict) -> Any:
+    """Record why an operation failed (message cut to 255 characters, details kept)."""
+    values = _column_values(models.InstanceFault, values)
+    message = values.get("message")
+    if message is not None and len(str(message)) > models.NAME_LEN:
+        values["message"] = str(message)[: models.NAME_LEN]
+    values.setdefault("code", 500)
+    with transaction() as session:
+        fault = models.InstanceFault(**values)
+        session.add(fault)
+        session.flush()
+        return fault
+
+
+def instance_fault_get_latest(ctx: RequestContext, instance_uuid: str) -> Any | None:
+    """The newest fault of an instance, or None."""
+    with transaction(writer=False) as session:
+        return session.scalars(
+            sa.select(models.InstanceFault)
+            .where(models.InstanceFault.instance_uuid == instance_uuid)
+            .order_by(models.InstanceFault.id.desc()).limit(1)).first()
+
+
+# -- instance actions ----------------------------------------------------------
+
+@retry_on_deadlock
+def action_start(ctx: RequestContext, instance_uuid: str, action: str,
+                 request_id: str | None = None) -> Any:
+    """Record that `action` (create, stop, resize, ...) started on an instance."""
+    with transaction() as session:
+        row = models.InstanceAction(
+            instance_uuid=instance_uuid, action=action,
+            request_id=request_id or ctx.request_id, project_id=ctx.project_id,
+            user_id=ctx.user_id, start_time=_now())
+        session.add(row)
+        session.flush()
+        return row
+
+
+def _find_action(session: orm.Session, instance_uuid: str, request_id: str) -> Any:
+    action = session.scalars(
+        sa.select(models.InstanceAction)
+        .where(models.InstanceAction.instance_uuid == instance_uuid,
+               models.InstanceAction.request_id == request_id)
+        .order_by(models.InstanceAction.id.desc()).limit(1)).first()
+    if action is None:
+        raise exception.NotFound(f"Action for request {request_id} on instance "
+                                 f"{instance_uuid} could not be found.")
+    return action
+
+
+@retry_on_deadlock
+def action_finish(ctx: RequestContext, instance_uuid: str, request_id: str | None = None,
+                  message: str | None = None) -> Any:
+    """Stamp finish_time (and an optional message) on the action of request_id."""
+    with transaction() as session:
+        action = _find_action(session, instance_uuid, request_id or ctx.request_id)
+        action.finish_time = _now()
+        if message is not None:
+            action.message = message[: models.NAME_LEN]
+        session.flush()
+        return action
+
+
+@retry_on_deadlock
+def action_event_start(ctx: RequestContext, instance_uuid: str, event: str,
+                       request_id: str | None = None, host: str | None = None) -> Any:
+    """Record that a step (compute_stop_instance, ...) of the request's action started."""
+    with transaction() as session:
+        action = _find_action(session, instance_uuid, request_id or ctx.request_id)
+        row = models.InstanceActionEvent(action_id=action.id, event=event,
+                                         start_time=_now(), host=host)
+        session.add(row)
+        session.flush()
+        return row
+
+
+@retry_on_deadlock
+def action_event_finish(ctx: RequestContext, instance_uuid: str, event: str,
+                        result: str = "Success", request_id: str | None = None,
+                        traceback: str | None = None, details: str | None = None,
+                        host: str | None = None) -> Any:
+    """Finish the newest unfinished `event` of the request's action with result
+    (Success/Error); an Error also marks the action's message "Error", as Nova does."""
+    with transaction() as session:
+        action = _find_action(session, instance_uuid, request_id or ctx.request_id)
+        row = session.scalars(
+            sa.select(models.InstanceActionEvent)
+            .where(models.InstanceActionEvent.action_id == action.id,
+                   models.InstanceActionEvent.event == event,
+                   models.InstanceActionEvent.finish_time.is_(None))
+            .order_by(models.InstanceActionEvent.id.desc()).limit(1)).first()
+        now = _now()
+        if row is None:  # finish without start: still record it
+            row = models.InstanceActionEvent(action_id=action.id, event=event,
+                                             start_time=now, host=host)
+            session.add(row)
+        row.finish_time, row.result = now, result
+        row.traceback, row.details = traceback, details
+        if host is not None:
+            row.host = host
+        if result.lower() == "error":
+            action.message = "Error"
+        session.flush()
+        return row
+
+
+def actions_get(ctx: RequestContext, instance_uuid: str) -> list:
+    """An instance's actions, newest first, with their events loaded."""
+    with transaction(writer=False) as session:
+        return list(session.scalars(
+            sa.select(models.InstanceAction)
+            .where(models.InstanceAction.instance_uuid == instance_uuid)
+            .order_by(models.InstanceAction.id.desc())))
+
+
+# -- migrations --------------------------------------------------------------
+
+def _migration_query(migration_id: int | str) -> Any:
+    return sa.select(models.Migration).where(
+        _id_or_uuid(models.Migration.id, models.Migration.uuid, migration_id),
+        models.Migration.deleted == 0)
+
+
+@retry_on_deadlock
+def migration_create(ctx: RequestContext, values: dict) -> Any:
+    """Insert a migration. Defaults: a new uuid, the context's project and user, and
+    the first status of its migration_type (pre-migrating, or accepted for live)."""
+    values = _column_values(models.Migration, values)
+    if "migration_type" not in values:
+        raise exception.Invalid(reason="a migration needs a migration_type")
+    migration_type = states.MigrationType(values["migration_type"])
+    values.setdefault("uuid", str(uuid_lib.uuid4()))
+    values.setdefault("status", states.migration_initial_status(migration_type).value)
+    states.MigrationStatus(values["status"])  # ValueError on a typo
+    values.setdefault("project_id", ctx.project_id)
+    values.setdefault("user_id", ctx.user_id)
+    with transaction() as session:
+        migration = models.Migration(**values)
+        session.add(migration)
+        session.flush()
+        return migration
+
+
+def migration_get(ctx: RequestContext, migration_id: int | str) -> Any:
+    """By integer id or by uuid; MigrationNotFound otherwise."""
+    with transaction(writer=False) as session:
+        migration = session.scalars(_migration_query(migration_id)).first()
+    if migration is None:
+        raise exception.MigrationNotFound(migration_id=migration_id)
+    return migration
+
+
+def migration_get_all(ctx: RequestContext, instance_uuid: str | None = None,
+                      host: str | None = None, statuses: Iterable[str] | None = None,
+                      migration_type: str | None = None) -> list:
+    """Live migrations filtered by instance, host (source or dest), statuses, type."""
+    mig = models.Migration
+    query = sa.select(mig).where(mig.deleted == 0)
+    if instance_uuid is not None:
+        query = query.where(mig.instance_uuid == instance_uuid)
+    if host is not None:
+        query = query.where(sa.or_(mig.source_compute == host, mig.dest_compute == host))
+    if statuses is not None:
+        query = query.where(mig.status.in_([_plain(s) for s in statuses]))
+    if migration_type is not None:
+        query = query.where(mig.migration_type == _plain(migration_type))
+    with transaction(writer=False) as session:
+        return list(session.scalars(query.order_by(mig.id)))
+
+
+@retry_on_deadlock
+def migration_update(ctx: RequestContext, migration_id: int | str, values: dict,
+                     expected_status: Any = None) -> Any:
+    """Guarded UPDATE of a migration: ... WHERE id|uuid=? AND status IN expected.
+
+    When values set a status, the guard defaults to the statuses the migration table
+    allows to move there (plus the status itself, so re-setting it is harmless), and
+    an explicit expected_status that the table forbids is refused up front with
+    InvalidStateTransition. Zero rows → UnexpectedMigrationStatusError, or
+    MigrationNotFound when there is no such migration.
+    """
+    values = _column_values(models.Migration, values)
+    values.setdefault("updated_at", _now())
+    new_status = values.get("status")
+    if new_status is not None:
+        new_status = states.MigrationStatus(new_status)
+        if expected_status is None:
+            expected_status = [*states.migration_sources(new_status), new_status.value]
+        else:
+            for source in _as_list(expected_status):
+                if source != new_status.value:
+                    states.check_migration_transition(source, new_status)
+    stmt = sa.update(models.Migration).where(
+        _id_or_uuid(models.Migration.id, models.Migration.uuid, migration_id),
+        models.Migration.deleted == 0)
+    if expected_status is not None:
+        stmt = stmt.where(_in_or_null(models.Migration.status, expected_status))
+    with transaction() as session:
+        result = session.execute(stmt.values(**values)
+                                 .execution_options(synchronize_session=False))
+        if result.rowcount == 0:
+            actual = session.scalar(sa.select(models.Migration.status).where(
+                _id_or_uuid(models.Migration.id, models.Migration.uuid, migration_id),
+                models.Migration.deleted == 0))
+            if actual is None:
+                raise exception.MigrationNotFound(migration_id=migration_id)
+            raise exception.UnexpectedMigrationStatusError(
+                migration_id=migration_id, expected=_as_list(expected_status), actual=actual)
+        return session.scalars(_migration_query(migration_id)
+                               .execution_options(populate_existing=True)).one()
