@@ -50,7 +50,11 @@ def main(argv: list[str] | None = None) -> int:
     demo_dir = None
     if "--demo" in argv:
         demo_dir = tempfile.mkdtemp(prefix="novalite-demo-")
-    common.parse_args(argv, "novalite-all", defaults={"transport_url": "fake://"})
+    defaults: dict[str, object] = {"transport_url": "fake://"}
+    if demo_dir:
+        # Keep the terminal for the demo's own report; the services log to a file.
+        defaults["log_file"] = os.path.join(demo_dir, "novalite-all.log")
+    common.parse_args(argv, "novalite-all", defaults=defaults)
     CONF.set_default("fake_hosts", 2, group="compute")
     if demo_dir:
         CONF.set_override("state_path", demo_dir)
@@ -129,7 +133,8 @@ def run_demo(api_server: api_cmd.APIServer) -> int:
         return 1
     endpoint = f"http://127.0.0.1:{api_server.port}"
     client = _Client(endpoint, "admin:admin")
-    print(f"novalite all-in-one: API at {endpoint}/v2.1 (state in {CONF.state_path})")
+    print(f"novalite all-in-one: API at {endpoint}/v2.1")
+    print(f"  state and logs in {CONF.state_path} (log: {CONF.log_file})")
     status, versions = client.request("GET", "/v2.1/")
     version = versions["version"]
     print(f"GET /v2.1/ -> {status}: compute API {version['min_version']}..{version['version']}")
