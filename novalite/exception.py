@@ -93,3 +93,24 @@ class InvalidStateTransition(Conflict):
 
 class ConfigError(NovaliteException):
     msg_fmt = "Configuration error: %(reason)s"
+
+
+# Database errors: novalite.db.api turns SQLAlchemy's errors into these, so callers
+# never see a driver-specific exception.
+class DBError(NovaliteException):
+    msg_fmt = "Database error: %(reason)s"
+    code = 500
+
+
+class DBConnectionError(DBError):
+    msg_fmt = "Cannot reach the database: %(reason)s"
+    code = 503
+
+
+class DBDeadlock(DBError):
+    msg_fmt = "Database deadlock or lock timeout: %(reason)s"
+    code = 409
+
+
+class DBDuplicateEntry(Conflict):
+    msg_fmt = "Duplicate entry: %(reason)s"

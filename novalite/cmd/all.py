@@ -41,7 +41,10 @@ def build(launcher: service.Launcher) -> api_cmd.APIServer:
     launcher.add(scheduler.make_service(CONF.host))
     for host in compute.host_names():
         launcher.add(compute.make_service(host))
-    return api_cmd.add_api(launcher, CONF.host)
+    api_server, api_heartbeat = api_cmd.make_services(CONF.host)
+    launcher.add(api_server)
+    launcher.add(api_heartbeat)
+    return api_server
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -6,7 +6,7 @@ import logging
 import sys
 import threading
 
-from novalite import rpc, service
+from novalite import service
 from novalite.cmd import common
 from novalite.conf import CONF
 from novalite.utils import concurrency
@@ -43,21 +43,15 @@ class APIServer:
             self._thread.join(30)
 
 
-def add_api(launcher: service.Launcher, host: str) -> APIServer:
-    server = APIServer()
-    launcher.add(server)
-    launcher.add(
-        service.Service(host, BINARY, None, None, service.DatabaseHeartbeat(host, BINARY, None))
-    )
-    return server
+def make_services(host: str) -> tuple[APIServer, service.Service]:
+    """The HTTP server, and the heartbeat that lists this API in os-services."""
+    heartbeat = service.Service(host, BINARY, None, None,
+                                service.DatabaseHeartbeat(host, BINARY, None))
+    return APIServer(), heartbeat
 
 
 def main(argv: list[str] | None = None) -> int:
-    common.parse_args(argv, BINARY)
-    rpc.init(CONF)
-    launcher = service.Launcher()
-    add_api(launcher, CONF.host)
-    return launcher.run()
+    return common.run_services(argv, BINARY, lambda: list(make_services(CONF.host)))
 
 
 if __name__ == "__main__":

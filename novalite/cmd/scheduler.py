@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from novalite import rpc, service
+from novalite import service
 from novalite.cmd import common
 from novalite.conf import CONF
 from novalite.scheduler import rpcapi
@@ -14,21 +14,11 @@ BINARY = "novalite-scheduler"
 
 
 def make_service(host: str) -> service.Service:
-    return service.Service(
-        host,
-        BINARY,
-        rpcapi.TOPIC,
-        SchedulerManager(host),
-        service.DatabaseHeartbeat(host, BINARY, rpcapi.TOPIC),
-    )
+    return common.database_service(host, BINARY, rpcapi.TOPIC, SchedulerManager(host))
 
 
 def main(argv: list[str] | None = None) -> int:
-    common.parse_args(argv, BINARY)
-    rpc.init(CONF)
-    launcher = service.Launcher()
-    launcher.add(make_service(CONF.host))
-    return launcher.run()
+    return common.run_services(argv, BINARY, lambda: [make_service(CONF.host)])
 
 
 if __name__ == "__main__":

@@ -21,6 +21,8 @@ from novalite.virt import driver as virt_driver
 LOG = logging.getLogger(__name__)
 
 BINARY = "novalite-compute"
+INVENTORY_SETTINGS = ("cpu_allocation_ratio", "ram_allocation_ratio", "disk_allocation_ratio",
+                      "reserved_host_memory_mb", "reserved_host_disk_mb", "reserved_host_cpus")
 
 
 class ComputeManager(Manager):
@@ -51,6 +53,9 @@ class ComputeManager(Manager):
     def update_available_resource(self) -> None:
         """Report the hypervisor's resources into compute_nodes, through the conductor."""
         resources = self.driver.get_available_resource()
+        # Overcommit and reservations are this host's settings, not the conductor's.
+        for name in INVENTORY_SETTINGS:
+            setattr(resources, name, getattr(CONF.compute, name))
         self.conductor.compute_node_report(nl_context.get_admin_context(), self.host, resources)
 
 

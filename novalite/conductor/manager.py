@@ -40,7 +40,7 @@ class ConductorManager(Manager):
     def compute_node_report(
         self, ctxt: RequestContext, host: str, resources: HostResources
     ) -> dict:
-        values = dataclasses.asdict(resources)
+        values = {k: v for k, v in dataclasses.asdict(resources).items() if v is not None}
         hypervisor_hostname = values.pop("hypervisor_hostname")
         node = db.compute_node_report(ctxt, host, hypervisor_hostname, values)
         return {"id": node.id, "uuid": node.uuid, "generation": node.generation}

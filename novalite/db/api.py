@@ -3,7 +3,7 @@ scheduler, novalite-manage). Compute agents never import this module.
 
 CONTRACT: functions take a RequestContext first, return ORM objects detached from their
 session (expire_on_commit=False), and raise novalite exceptions (NotFound subclasses,
-Conflict subclasses, and the DBError family below), never SQLAlchemy ones.
+Conflict subclasses, and the DBError family in novalite.exception), never SQLAlchemy ones.
 
 Building blocks for other modules:
 
@@ -57,26 +57,14 @@ _WRITER_OPTION = "novalite_writer"
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-# -- errors --------------------------------------------------------------------------
-# Defined here (not in novalite.exception) because they only come out of this module.
-
-class DBError(exception.NovaliteException):
-    msg_fmt = "Database error: %(reason)s"
-    code = 500
+class _NoCheck:
+    def __repr__(self) -> str:
+        return "NO_CHECK"
 
 
-class DBConnectionError(DBError):
-    msg_fmt = "Cannot reach the database: %(reason)s"
-    code = 503
-
-
-class DBDeadlock(DBError):
-    msg_fmt = "Database deadlock or lock timeout: %(reason)s"
-    code = 409
-
-
-class DBDuplicateEntry(exception.Conflict):
-    msg_fmt = "Duplicate entry: %(reason)s"
+# Default of the guarded updates' expected_* arguments: no guard on that column.
+# (None itself means "must be NULL", as in Nova's expected_task_state=None.)
+NO_CHECK: Any = _NoCheck()
 
 
 _MYSQL_DEADLOCK = {1205, 1213}
@@ -94,19 +82,19 @@ def _translate(err: sa_exc.SQLAlchemyError) -> exception.NovaliteException:
     if isinstance(err, sa_exc.IntegrityError):
         if (pgcode == "23505" or code == 1062 or "unique" in lowered
                 or "duplicate" in lowered):
-            return DBDuplicateEntry(reason=text)
-        return DBError(reason=text)
+            return exception.DBDuplicateEntry(reason=text)
+        return exception.DBError(reason=text)
     if (pgcode in _PG_DEADLOCK or code in _MYSQL_DEADLOCK or "database is locked" in lowered
             or "deadlock" in lowered):
-        return DBDeadlock(reason=text)
+        return exception.DBDeadlock(reason=text)
     if isinstance(err, sa_exc.DBAPIError) and (
             err.connection_invalidated or code in _MYSQL_CONNECTION
             or (isinstance(err, (sa_exc.OperationalError, sa_exc.InterfaceError))
                 and pgcode is None and not isinstance(code, int)
                 and "sqlite" not in type(orig).__module__)
             or "unable to open database file" in lowered):
-        return DBConnectionError(reason=f"{_safe_url()}: {text}")
-    return DBError(reason=text)
+        return exception.DBConnectionError(reason=f"{_safe_url()}: {text}")
+    return exception.DBError(reason=text)
 
 
 def _safe_url() -> str:
@@ -242,7 +230,7 @@ def transaction(writer: bool = True) -> Iterator[orm.Session]:
     Inside another transaction() of the same thread it yields that outer session (the
     work joins the outer transaction). writer=False is for read-only work (on SQLite it
     starts a deferred transaction, which does not block writers). Database errors come
-    out as DBError / DBConnectionError / DBDeadlock / DBDuplicateEntry.
+    out as exception.DBError and its subclasses.
     """
     outer: orm.Session | None = getattr(_LOCAL, "session", None)
     if outer is not None:
@@ -266,7 +254,7 @@ def in_transaction() -> bool:
 
 
 def retry_on_deadlock(func: F) -> F:
-    """Retry the whole decorated transaction a few times on DBDeadlock (with jitter)."""
+    """Retry the whole decorated transaction a few times on a deadlock (with jitter)."""
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -274,7 +262,7 @@ def retry_on_deadlock(func: F) -> F:
         for attempt in range(attempts):
             try:
                 return func(*args, **kwargs)
-            except DBDeadlock:
+            except exception.DBDeadlock:
                 if in_transaction() or attempt == attempts - 1:
                     raise
                 time.sleep(0.02 * 2 ** attempt + random.random() * 0.02)
@@ -378,7 +366,7 @@ def service_heartbeat(ctx: RequestContext, host: str, binary: str, topic: str | 
                 return session.scalars(
                     sa.select(models.Service).where(*_live_service(host, binary))
                     .execution_options(populate_existing=True)).one()
-        except DBDuplicateEntry:
+        except exception.DBDuplicateEntry:
             # Another process registered the same service first: now it is an update.
             if attempt == 2 or in_transaction():
                 raise
@@ -535,7 +523,7 @@ def compute_node_report(ctx: RequestContext, host: str, hypervisor_hostname: str
                 return session.scalars(sa.select(models.ComputeNode)
                                        .where(models.ComputeNode.id == node.id)
                                        .execution_options(populate_existing=True)).one()
-        except DBDuplicateEntry:
+        except exception.DBDuplicateEntry:
             if attempt == 2 or in_transaction():
                 raise
     raise AssertionError("unreachable")
@@ -646,12 +634,12 @@ def _raise_instance_conflict(session: orm.Session, instance_uuid: str,
     if actual is None:
         raise exception.InstanceNotFound(instance_id=instance_uuid)
     vm_state, task_state = actual
-    if expected_vm_state is not None and vm_state not in _as_list(expected_vm_state):
+    if expected_vm_state is not NO_CHECK and vm_state not in _as_list(expected_vm_state):
         raise exception.UnexpectedTaskStateError(
             instance_uuid=instance_uuid,
             expected=f"vm_state in {_as_list(expected_vm_state)}"
                      + (f" and task_state in {_as_list(expected_task_state)}"
-                        if expected_task_state is not None else ""),
+                        if expected_task_state is not NO_CHECK else ""),
             actual=f"vm_state={vm_state}, task_state={task_state}")
     raise exception.UnexpectedTaskStateError(
         instance_uuid=instance_uuid, expected=_as_list(expected_task_state), actual=task_state)
@@ -659,20 +647,21 @@ def _raise_instance_conflict(session: orm.Session, instance_uuid: str,
 
 @retry_on_deadlock
 def instance_update(ctx: RequestContext, instance_uuid: str, values: dict,
-                    expected_task_state: Any = None, expected_vm_state: Any = None) -> Any:
+                    expected_task_state: Any = NO_CHECK,
+                    expected_vm_state: Any = NO_CHECK) -> Any:
     """UPDATE ... WHERE uuid=? [AND task_state IN expected] [AND vm_state IN expected].
     Zero rows → UnexpectedTaskStateError (or InstanceNotFound when no such row).
 
-    expected_task_state=None means "do not check"; to require that no task is running
-    pass [None] (None inside the list matches task_state IS NULL). A single string is
-    a one-element list. Returns the updated row.
+    expected_task_state=None (or [None]) requires that no task is running; a single
+    value is a one-element list; NO_CHECK (the default) puts no guard on the column.
+    Returns the updated row.
     """
     values = _column_values(models.Instance, values, _INSTANCE_ALIASES)
     values.setdefault("updated_at", _now())
     stmt = sa.update(models.Instance).where(*_live_instance(instance_uuid))
-    if expected_task_state is not None:
+    if expected_task_state is not NO_CHECK:
         stmt = stmt.where(_in_or_null(models.Instance.task_state, expected_task_state))
-    if expected_vm_state is not None:
+    if expected_vm_state is not NO_CHECK:
         stmt = stmt.where(_in_or_null(models.Instance.vm_state, expected_vm_state))
     with transaction() as session:
         result = session.execute(stmt.values(**values)
@@ -713,11 +702,11 @@ def instance_transition(ctx: RequestContext, instance_uuid: str, name: str,
 
 @retry_on_deadlock
 def instance_destroy(ctx: RequestContext, instance_uuid: str,
-                     expected_task_state: Any = None) -> Any:
+                     expected_task_state: Any = NO_CHECK) -> Any:
     """Soft-delete: vm_state deleted, task None, deleted=id (guarded like instance_update)."""
     now = _now()
     stmt = sa.update(models.Instance).where(*_live_instance(instance_uuid))
-    if expected_task_state is not None:
+    if expected_task_state is not NO_CHECK:
         stmt = stmt.where(_in_or_null(models.Instance.task_state, expected_task_state))
     with transaction() as session:
         result = session.execute(
@@ -726,7 +715,7 @@ def instance_destroy(ctx: RequestContext, instance_uuid: str,
                         task_state=None, power_state=int(states.PowerState.NOSTATE))
             .execution_options(synchronize_session=False))
         if result.rowcount == 0:
-            _raise_instance_conflict(session, instance_uuid, expected_task_state, None)
+            _raise_instance_conflict(session, instance_uuid, expected_task_state, NO_CHECK)
         return session.scalars(sa.select(models.Instance)
                                .where(models.Instance.uuid == instance_uuid)
                                .execution_options(populate_existing=True)).one()

@@ -24,3 +24,10 @@ class HostResources(base.NovaliteObject):
     host_ip: str | None = None
     migration_address: str | None = None
     disk_available_least: int | None = None
+    # The compute host's own [compute] settings; None leaves the conductor's defaults.
+    cpu_allocation_ratio: float | None = None
+    ram_allocation_ratio: float | None = None
+    disk_allocation_ratio: float | None = None
+    reserved_host_memory_mb: int | None = None
+    reserved_host_disk_mb: int | None = None
+    reserved_host_cpus: int | None = None

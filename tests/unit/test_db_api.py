@@ -51,6 +51,16 @@ def test_concurrent_guarded_update_second_loser_raises(instance, ctx):
     assert db.instance_get(ctx, instance.uuid).task_state == "powering-off"
 
 
+def test_bare_none_guard_means_no_task_and_default_means_no_guard(instance, ctx):
+    db.instance_update(ctx, instance.uuid, {"task_state": "powering-off"},
+                       expected_task_state=None)
+    with pytest.raises(exception.UnexpectedTaskStateError):
+        db.instance_update(ctx, instance.uuid, {"task_state": "migrating"},
+                           expected_task_state=None)
+    # Without a guard the write goes through whatever the current task.
+    assert db.instance_update(ctx, instance.uuid, {"task_state": None}).task_state is None
+
+
 def test_guarded_update_race_between_threads_has_one_winner(instance, ctx):
     results: list[str] = []
     barrier = threading.Barrier(6)
@@ -137,7 +147,7 @@ def test_nested_transaction_rolls_back_together(instance, ctx):
 
 
 def test_duplicate_uuid_is_a_conflict(instance, ctx):
-    with pytest.raises(db.DBDuplicateEntry):
+    with pytest.raises(exception.DBDuplicateEntry):
         db.instance_create(ctx, {"uuid": instance.uuid})
 
 

@@ -23,6 +23,7 @@ def plane(tmp_path):
     CONF.set_override("transport_url", "fake://")
     CONF.set_override("connection", f"sqlite:///{tmp_path}/unit.sqlite", group="database")
     CONF.set_override("vcpus", 6, group="fake_driver")
+    CONF.set_override("cpu_allocation_ratio", 2.5, group="compute")
     db.dispose_engine()
     migration.db_sync()
     rpc.cleanup()
@@ -38,6 +39,7 @@ def plane(tmp_path):
     CONF.clear_override("transport_url")
     CONF.clear_override("connection", group="database")
     CONF.clear_override("vcpus", group="fake_driver")
+    CONF.clear_override("cpu_allocation_ratio", group="compute")
 
 
 def test_compute_registers_and_reports_through_conductor(plane):
@@ -51,6 +53,9 @@ def test_compute_registers_and_reports_through_conductor(plane):
     assert compute_row.last_seen_up is not None
     nodes = db.compute_node_get_all(ctxt)
     assert [(n.host, n.hypervisor_hostname, n.vcpus) for n in nodes] == [("cmp1", "cmp1", 6)]
+    # The compute host's own overcommit setting travels with its report.
+    assert nodes[0].cpu_allocation_ratio == 2.5
+    assert nodes[0].service_id == compute_row.id
 
     # A second heartbeat bumps the report count.
     count = compute_row.report_count
@@ -126,3 +131,31 @@ def test_launcher_stops_services_in_reverse_order_and_returns_zero():
         ("wait", "b"),
         ("wait", "a"),
     ]
+
+
+def test_stop_finishes_the_message_in_flight(plane):
+    from novalite.manager import Manager
+    from novalite.utils import concurrency
+
+    started, finished = concurrency.Event(), []
+
+    class Slow(Manager):
+        @rpc.expose
+        def slow(self, ctxt):
+            started.set()
+            concurrency.sleep(0.5)
+            finished.append(True)
+            return "done"
+
+    svc = service.Service("h", "novalite-test", "slowtopic", Slow("h"), heartbeat=lambda: None)
+    svc.start()
+    replies = []
+    client = rpc.get_client("slowtopic", "1.0").prepare(server="h", timeout=10)
+    caller = concurrency.spawn(lambda: replies.append(
+        client.call(nl_context.get_admin_context(), "slow")))
+    assert started.wait(5)
+    svc.stop()  # what SIGTERM does: no new messages...
+    svc.wait()  # ...and the one in flight runs to its end
+    caller.join(10)
+    assert finished == [True]
+    assert replies == ["done"]
