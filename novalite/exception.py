@@ -114,3 +114,85 @@ class DBDeadlock(DBError):
 
 class DBDuplicateEntry(Conflict):
     msg_fmt = "Duplicate entry: %(reason)s"
+
+
+# -- catalog, quota, scheduling, instance actions ---------------------------------
+class FlavorNotFound(NotFound):
+    msg_fmt = "Flavor %(flavor_id)s could not be found."
+
+
+class FlavorExists(Conflict):
+    msg_fmt = "Flavor with %(field)s %(value)s already exists."
+
+
+class ImageNotFound(NotFound):
+    msg_fmt = "Image %(image_id)s could not be found."
+
+
+class OverQuota(Forbidden):
+    """Nova answers 403 for quota exceeded on create (with this message shape)."""
+
+    msg_fmt = (
+        "Quota exceeded for %(overs)s: Requested %(req)s, but already used %(used)s "
+        "of %(allowed)s %(overs)s"
+    )
+
+
+class NoValidHost(NovaliteException):
+    """Nothing fits. `reason` says, per filter, how many hosts it removed."""
+
+    msg_fmt = "No valid host was found. %(reason)s"
+    code = 500
+
+
+class InstanceInvalidState(Conflict):
+    msg_fmt = (
+        "Cannot '%(action)s' instance %(instance_uuid)s while it is in "
+        "%(attr)s %(state)s"
+    )
+
+
+class InstanceIsLocked(Conflict):
+    msg_fmt = "Instance %(instance_uuid)s is locked"
+
+
+class ServiceUnavailable(Conflict):
+    """The compute service an action needs is down (the API answers 409)."""
+
+    msg_fmt = "Compute service of %(host)s is unavailable at this time."
+
+
+class BuildAbortException(NovaliteException):
+    msg_fmt = "Build of instance %(instance_uuid)s aborted: %(reason)s"
+
+
+class RescheduledException(NovaliteException):
+    msg_fmt = "Build of instance %(instance_uuid)s was re-scheduled: %(reason)s"
+
+
+class VirtDriverError(NovaliteException):
+    msg_fmt = "The virt driver failed: %(reason)s"
+
+
+# -- servers API (novalite.compute.api) --------------------------------------------
+class InstanceNotReady(Conflict):
+    """An action needs the instance's host, and it has none yet (never scheduled)."""
+
+    msg_fmt = "Instance %(instance_id)s is not ready"
+
+
+class InstanceActionNotFound(NotFound):
+    msg_fmt = "Action for request_id %(request_id)s on instance %(instance_uuid)s not found"
+
+
+class InstanceMarkerNotFound(Invalid):
+    msg_fmt = "marker [%(marker)s] not found"
+
+
+class FlavorMemoryTooSmall(Invalid):
+    msg_fmt = "Flavor's memory is too small for requested image."
+
+
+class FlavorDiskTooSmall(Invalid):
+    msg_fmt = ("Flavor's disk is too small for requested image. Flavor disk is "
+               "%(flavor_size)i bytes, %(what)s is %(image_size)i bytes.")

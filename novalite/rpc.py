@@ -16,6 +16,7 @@ from novalite import context as nl_context
 from novalite.objects import base as obj_base
 
 TRANSPORT: messaging.Transport | None = None
+ALLOWED_EXMODS = ["novalite.exception"]
 
 
 def register_opts(conf: cfg.ConfigOpts) -> None:
@@ -34,7 +35,8 @@ def register_opts(conf: cfg.ConfigOpts) -> None:
 def init(conf: cfg.ConfigOpts) -> messaging.Transport:
     global TRANSPORT
     if TRANSPORT is None:
-        TRANSPORT = messaging.get_rpc_transport(conf)
+        # Peers re-raise novalite's own exceptions (Conflict, NoValidHost...) as such.
+        TRANSPORT = messaging.get_rpc_transport(conf, allowed_remote_exmods=ALLOWED_EXMODS)
     return TRANSPORT
 
 

@@ -1,8 +1,8 @@
 """The compute agent of one host. It never opens the database: everything it persists
 goes through the conductor's narrow RPC methods.
 
-Work is split by flow into sibling modules as the flows arrive (build, power, resize,
-live migration, recovery); this module holds what every flow shares.
+The RPC methods live in one module per flow (build, power, delete; resize, live
+migration and recovery follow); this module assembles them and holds what they share.
 """
 
 from __future__ import annotations
@@ -12,9 +12,14 @@ from collections.abc import Callable
 
 from novalite import context as nl_context
 from novalite import service
+from novalite.compute.build import BuildMixin
+from novalite.compute.delete import DeleteMixin
+from novalite.compute.power import PowerMixin
 from novalite.conductor import rpcapi as conductor_rpcapi
 from novalite.conf import CONF
 from novalite.manager import Manager
+from novalite.objects.instance import Instance
+from novalite.states import PowerState
 from novalite.utils import concurrency
 from novalite.virt import driver as virt_driver
 
@@ -25,13 +30,14 @@ INVENTORY_SETTINGS = ("cpu_allocation_ratio", "ram_allocation_ratio", "disk_allo
                       "reserved_host_memory_mb", "reserved_host_disk_mb", "reserved_host_cpus")
 
 
-class ComputeManager(Manager):
-    RPC_API_VERSION = "1.0"
+class ComputeManager(BuildMixin, PowerMixin, DeleteMixin, Manager):
+    RPC_API_VERSION = "1.1"
 
     def __init__(self, host: str, driver: virt_driver.ComputeDriver | None = None) -> None:
         super().__init__(host)
         self.driver = driver or virt_driver.load_driver(CONF.compute_driver, host)
         self.conductor = conductor_rpcapi.ConductorAPI()
+        # Every operation on one instance runs under that instance's lock.
         self.instance_locks = concurrency.KeyedLocks()
 
     def init_host(self) -> None:
@@ -42,21 +48,31 @@ class ComputeManager(Manager):
         self.driver.cleanup_host()
 
     def periodic_tasks(self) -> list[tuple[Callable[[], None], float]]:
-        return [(self.update_available_resource, CONF.compute.update_resources_interval)]
+        return [(self.update_available_resource, CONF.compute.update_resources_interval),
+                (self.sync_power_states, CONF.compute.sync_power_state_interval)]
 
     def heartbeat(self) -> None:
         """Stamp our service row, through the conductor."""
-        self.conductor.service_heartbeat(
-            nl_context.get_admin_context(), self.host, BINARY, "compute", service.SERVICE_VERSION
-        )
+        self.conductor.service_heartbeat(nl_context.get_admin_context(), self.host, BINARY,
+                                         "compute", service.SERVICE_VERSION)
 
     def update_available_resource(self) -> None:
         """Report the hypervisor's resources into compute_nodes, through the conductor."""
         resources = self.driver.get_available_resource()
-        # Overcommit and reservations are this host's settings, not the conductor's.
+        # Overcommit, reservations and zone are this host's settings, not the conductor's.
         for name in INVENTORY_SETTINGS:
             setattr(resources, name, getattr(CONF.compute, name))
+        # "" (not None) so that removing the option moves the host back to the default zone.
+        resources.availability_zone = CONF.compute.availability_zone or ""
         self.conductor.compute_node_report(nl_context.get_admin_context(), self.host, resources)
+
+    def power_state_of(self, instance: Instance) -> PowerState:
+        """The driver's view of the guest; NOSTATE when the driver cannot tell."""
+        try:
+            return self.driver.get_info(instance)
+        except Exception:
+            LOG.exception("Reading the power state of %s failed", instance.uuid)
+            return PowerState.NOSTATE
 
 
 def wait_for_conductor(stop: concurrency.Event, interval: float = 2.0) -> bool:

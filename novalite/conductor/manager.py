@@ -1,4 +1,8 @@
-"""The conductor: persists what compute agents report, and (later) drives the flows."""
+"""The conductor: drives the flows, and persists what compute agents report.
+
+Compute agents have no database access; the methods in the "narrow persistence" section
+are the only way their state changes reach the database.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +10,16 @@ import dataclasses
 import logging
 
 from novalite import exception, rpc
+from novalite.compute import rpcapi as compute_rpcapi
+from novalite.conductor import build
 from novalite.context import RequestContext
+from novalite.db import allocations
 from novalite.db import api as db
 from novalite.manager import Manager
 from novalite.objects.compute_node import HostResources
+from novalite.objects.instance import Instance
+from novalite.objects.request_spec import RequestSpec, Selection
+from novalite.scheduler import rpcapi as scheduler_rpcapi
 
 LOG = logging.getLogger(__name__)
 
@@ -17,30 +27,84 @@ COMPUTE_BINARY = "novalite-compute"
 
 
 class ConductorManager(Manager):
-    RPC_API_VERSION = "1.0"
+    RPC_API_VERSION = "1.1"
 
+    def __init__(self, host: str) -> None:
+        super().__init__(host)
+        self.scheduler = scheduler_rpcapi.SchedulerAPI()
+        self.compute = compute_rpcapi.ComputeAPI()
+
+    # -- compute agents' registration and resources --------------------------------
     @rpc.expose
-    def service_heartbeat(
-        self, ctxt: RequestContext, host: str, binary: str, topic: str | None, version: int
-    ) -> dict:
+    def service_heartbeat(self, ctxt: RequestContext, host: str, binary: str,
+                          topic: str | None, version: int) -> dict:
         # Only compute agents lack database access; nothing else should come this way.
         if binary != COMPUTE_BINARY:
-            raise exception.Invalid(
-                reason=f"heartbeats through the conductor are for {COMPUTE_BINARY}, not {binary}"
-            )
+            raise exception.Invalid(reason=f"heartbeats through the conductor are for "
+                                           f"{COMPUTE_BINARY}, not {binary}")
         service = db.service_heartbeat(ctxt, host, binary, topic, version)
-        return {
-            "id": service.id,
-            "uuid": service.uuid,
-            "disabled": service.disabled,
-            "forced_down": service.forced_down,
-        }
+        return {"id": service.id, "uuid": service.uuid, "disabled": service.disabled,
+                "forced_down": service.forced_down}
 
     @rpc.expose
-    def compute_node_report(
-        self, ctxt: RequestContext, host: str, resources: HostResources
-    ) -> dict:
+    def compute_node_report(self, ctxt: RequestContext, host: str,
+                            resources: HostResources) -> dict:
         values = {k: v for k, v in dataclasses.asdict(resources).items() if v is not None}
         hypervisor_hostname = values.pop("hypervisor_hostname")
         node = db.compute_node_report(ctxt, host, hypervisor_hostname, values)
         return {"id": node.id, "uuid": node.uuid, "generation": node.generation}
+
+    # -- flows ----------------------------------------------------------------------
+    @rpc.expose
+    def build_instances(self, ctxt: RequestContext, instances: list[Instance],
+                        request_spec: RequestSpec, image: dict) -> None:
+        build.build_instances(ctxt, self.scheduler, self.compute, instances, request_spec,
+                              image)
+
+    @rpc.expose
+    def reschedule_build(self, ctxt: RequestContext, instance: Instance,
+                         request_spec: RequestSpec, image: dict, alternates: list[Selection],
+                         tried: list[dict]) -> None:
+        build.reschedule(ctxt, self.compute, instance, request_spec, image, alternates, tried)
+
+    # -- narrow persistence for compute agents --------------------------------------
+    @rpc.expose
+    def instance_update(self, ctxt: RequestContext, instance_uuid: str, values: dict,
+                        guard: dict) -> Instance:
+        row = db.instance_update(
+            ctxt, instance_uuid, values,
+            expected_task_state=guard.get("task_state", db.NO_CHECK),
+            expected_vm_state=guard.get("vm_state", db.NO_CHECK))
+        return Instance.from_db(row)
+
+    @rpc.expose
+    def instance_fault_create(self, ctxt: RequestContext, instance_uuid: str, code: int,
+                              message: str, details: str | None, host: str | None) -> None:
+        db.instance_fault_create(ctxt, {"instance_uuid": instance_uuid, "code": code,
+                                        "message": message, "details": details, "host": host})
+
+    @rpc.expose
+    def action_event_start(self, ctxt: RequestContext, instance_uuid: str, event: str,
+                           host: str) -> None:
+        db.action_event_start(ctxt, instance_uuid, event, host=host)
+
+    @rpc.expose
+    def action_event_finish(self, ctxt: RequestContext, instance_uuid: str, event: str,
+                            result: str, traceback: str | None = None,
+                            finish_action: bool = False) -> None:
+        db.action_event_finish(ctxt, instance_uuid, event, result=result, traceback=traceback)
+        if finish_action:
+            db.action_finish(ctxt, instance_uuid)
+
+    @rpc.expose
+    def instance_destroyed(self, ctxt: RequestContext, instance_uuid: str) -> None:
+        allocations.release(ctxt, instance_uuid)
+        db.instance_destroy(ctxt, instance_uuid)
+        try:
+            db.action_finish(ctxt, instance_uuid)
+        except exception.NotFound:
+            pass  # deleted by a request that recorded no action (an admin tool, say)
+
+    @rpc.expose
+    def instances_on_host(self, ctxt: RequestContext, host: str) -> list[Instance]:
+        return [Instance.from_db(row) for row in db.instance_get_all(ctxt, host=host)]

@@ -2,6 +2,9 @@
 
 Version history:
   1.0 - ping, service_heartbeat, compute_node_report
+  1.1 - build_instances, reschedule_build; the narrow instance methods compute agents use:
+        instance_update, instance_fault_create, action_event_start, action_event_finish,
+        instance_destroyed, instances_on_host
 """
 
 from __future__ import annotations
@@ -10,30 +13,84 @@ from novalite import rpc
 from novalite.conf import CONF
 from novalite.context import RequestContext
 from novalite.objects.compute_node import HostResources
+from novalite.objects.instance import Instance
+from novalite.objects.request_spec import RequestSpec, Selection
 
 TOPIC = "conductor"
 
 
 class ConductorAPI:
-    VERSION = "1.0"
+    VERSION = "1.1"
 
     def __init__(self) -> None:
-        self.client = rpc.get_client(TOPIC, self.VERSION, version_cap=CONF.upgrade_levels.conductor)
+        self.client = rpc.get_client(TOPIC, self.VERSION,
+                                     version_cap=CONF.upgrade_levels.conductor)
+
+    def _short(self, version: str = "1.0"):
+        return self.client.prepare(version=version, timeout=CONF.rpc_response_timeout_short)
 
     def ping(self, ctxt: RequestContext, timeout: float | None = None) -> str:
         return self.client.prepare(timeout=timeout).call(ctxt, "ping")
 
-    # Narrow methods through which compute agents, which have no database, persist state.
-    def service_heartbeat(
-        self, ctxt: RequestContext, host: str, binary: str, topic: str | None, version: int
-    ) -> dict:
-        cctxt = self.client.prepare(timeout=CONF.rpc_response_timeout_short)
-        return cctxt.call(
-            ctxt, "service_heartbeat", host=host, binary=binary, topic=topic, version=version
-        )
+    # -- for compute agents: their registration and resources -----------------
+    def service_heartbeat(self, ctxt: RequestContext, host: str, binary: str,
+                          topic: str | None, version: int) -> dict:
+        return self._short().call(ctxt, "service_heartbeat", host=host, binary=binary,
+                                  topic=topic, version=version)
 
-    def compute_node_report(
-        self, ctxt: RequestContext, host: str, resources: HostResources
-    ) -> dict:
-        cctxt = self.client.prepare(timeout=CONF.rpc_response_timeout_short)
-        return cctxt.call(ctxt, "compute_node_report", host=host, resources=resources)
+    def compute_node_report(self, ctxt: RequestContext, host: str,
+                            resources: HostResources) -> dict:
+        return self._short().call(ctxt, "compute_node_report", host=host, resources=resources)
+
+    # -- flows --------------------------------------------------------------------
+    def build_instances(self, ctxt: RequestContext, instances: list[Instance],
+                        request_spec: RequestSpec, image: dict) -> None:
+        """Schedule and build instances already recorded as (building, scheduling)."""
+        self.client.prepare(version="1.1").cast(
+            ctxt, "build_instances", instances=instances, request_spec=request_spec,
+            image=image)
+
+    def reschedule_build(self, ctxt: RequestContext, instance: Instance,
+                         request_spec: RequestSpec, image: dict, alternates: list[Selection],
+                         tried: list[dict]) -> None:
+        """A build failed on a host (its claim already released): try the next alternate.
+
+        tried: [{"host": h, "reason": r}, ...] for every host tried so far, in order.
+        """
+        self.client.prepare(version="1.1").cast(
+            ctxt, "reschedule_build", instance=instance, request_spec=request_spec,
+            image=image, alternates=alternates, tried=tried)
+
+    # -- for compute agents: narrow instance persistence ---------------------------
+    def instance_update(self, ctxt: RequestContext, instance_uuid: str, values: dict,
+                        guard: dict | None = None) -> Instance:
+        """Guarded update. guard: {"task_state": [...], "vm_state": [...]}; a missing key
+        means no guard on that column; None in a list matches NULL. Raises
+        UnexpectedTaskStateError (a Conflict) when the guard does not hold."""
+        return self._short("1.1").call(ctxt, "instance_update", instance_uuid=instance_uuid,
+                                       values=values, guard=guard or {})
+
+    def instance_fault_create(self, ctxt: RequestContext, instance_uuid: str, code: int,
+                              message: str, details: str | None, host: str | None) -> None:
+        self._short("1.1").call(ctxt, "instance_fault_create", instance_uuid=instance_uuid,
+                                code=code, message=message, details=details, host=host)
+
+    def action_event_start(self, ctxt: RequestContext, instance_uuid: str, event: str,
+                           host: str) -> None:
+        self._short("1.1").call(ctxt, "action_event_start", instance_uuid=instance_uuid,
+                                event=event, host=host)
+
+    def action_event_finish(self, ctxt: RequestContext, instance_uuid: str, event: str,
+                            result: str, traceback: str | None = None,
+                            finish_action: bool = False) -> None:
+        """result: "Success" or "Error". finish_action also closes the instance action."""
+        self._short("1.1").call(ctxt, "action_event_finish", instance_uuid=instance_uuid,
+                                event=event, result=result, traceback=traceback,
+                                finish_action=finish_action)
+
+    def instance_destroyed(self, ctxt: RequestContext, instance_uuid: str) -> None:
+        """The guest is gone: drop the instance's allocations and mark it deleted."""
+        self._short("1.1").call(ctxt, "instance_destroyed", instance_uuid=instance_uuid)
+
+    def instances_on_host(self, ctxt: RequestContext, host: str) -> list[Instance]:
+        return self._short("1.1").call(ctxt, "instances_on_host", host=host)

@@ -50,6 +50,12 @@ default_opts = [
         help="Timeout in seconds for short RPC calls (heartbeats, state updates).",
     ),
     cfg.StrOpt(
+        "default_availability_zone",
+        default="nova",
+        help="Availability zone of compute hosts that do not name one in "
+        "[compute] availability_zone, and of servers created without one.",
+    ),
+    cfg.StrOpt(
         "concurrency_backend",
         default="threading",
         choices=[

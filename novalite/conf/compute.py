@@ -6,6 +6,11 @@ compute_group = cfg.OptGroup("compute", title="Compute agent options")
 fake_driver_group = cfg.OptGroup("fake_driver", title="Fake virt driver options")
 
 compute_opts = [
+    cfg.StrOpt(
+        "availability_zone",
+        help="Availability zone of this compute host; unset means "
+        "[DEFAULT] default_availability_zone.",
+    ),
     cfg.IntOpt(
         "fake_hosts",
         default=1,
@@ -19,6 +24,12 @@ compute_opts = [
         default=60,
         min=1,
         help="Seconds between reports of the hypervisor's resources to the conductor.",
+    ),
+    cfg.IntOpt(
+        "sync_power_state_interval",
+        default=60,
+        min=1,
+        help="Seconds between comparisons of each guest's power state with the database.",
     ),
     cfg.FloatOpt(
         "cpu_allocation_ratio", default=4.0, min=0.0, help="Virtual CPUs per physical CPU."
@@ -41,6 +52,18 @@ fake_driver_opts = [
     cfg.StrOpt("hypervisor_type", default="fake", help="Hypervisor type the fake host reports."),
     cfg.IntOpt(
         "hypervisor_version", default=1000, help="Hypervisor version the fake host reports."
+    ),
+    cfg.DictOpt(
+        "delays",
+        default={},
+        help="Seconds each fake operation takes, e.g. spawn:0.5,power_off:1 "
+        "(operations: spawn, destroy, power_on, power_off, reboot).",
+    ),
+    cfg.ListOpt(
+        "fail_operations",
+        default=[],
+        help="Fake operations that fail on this host, to exercise rollbacks "
+        "(e.g. spawn makes every build here fail and reschedule).",
     ),
 ]
 

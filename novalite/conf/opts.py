@@ -2,12 +2,12 @@
 
 import collections
 
-from novalite.conf import api, base, compute, database, rpc
+from novalite.conf import api, base, compute, database, image, quota, rpc, scheduler
 
 
 def list_opts() -> list:
     groups: dict = collections.OrderedDict()
-    for module in (base, database, api, compute, rpc):
+    for module in (base, database, api, compute, scheduler, image, quota, rpc):
         for group, opts in module.list_opts().items():
             groups.setdefault(group, []).extend(opts)
     return list(groups.items())

@@ -244,6 +244,8 @@ class ComputeNode(TimestampMixin, SoftDeleteMixin, Base):
     migration_address: Mapped[str | None] = mapped_column(sa.String(NAME_LEN))
     generation: Mapped[int] = mapped_column(sa.Integer, nullable=False, default=0)
     disabled: Mapped[bool] = mapped_column(sa.Boolean, nullable=False, default=False)
+    # The host's [compute] availability_zone; NULL means [DEFAULT] default_availability_zone.
+    availability_zone: Mapped[str | None] = mapped_column(sa.String(NAME_LEN))
 
 
 class Allocation(Base):

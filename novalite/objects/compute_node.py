@@ -31,3 +31,5 @@ class HostResources(base.NovaliteObject):
     reserved_host_memory_mb: int | None = None
     reserved_host_disk_mb: int | None = None
     reserved_host_cpus: int | None = None
+    # [compute] availability_zone of the host; None: [DEFAULT] default_availability_zone.
+    availability_zone: str | None = None

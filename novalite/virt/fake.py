@@ -1,13 +1,19 @@
 """In-memory guests, for unit tests, functional tests and novalite-all.
 
-Host sizes come from [fake_driver]. Guests live in a dict keyed by instance uuid.
+Host sizes come from [fake_driver]. Guests are kept in $state_path/fake-guests-<host>.json,
+so that like a real hypervisor's they outlive a restart of the compute agent. Each
+operation can be slowed down or made to fail ([fake_driver] delays, fail_operations),
+so that every rollback path is testable without libvirt.
 """
 
 from __future__ import annotations
 
+import json
+import os
 import socket
 from typing import Any
 
+from novalite import exception
 from novalite.conf import CONF
 from novalite.objects.compute_node import HostResources
 from novalite.states import PowerState
@@ -20,6 +26,14 @@ class FakeDriver(driver.ComputeDriver):
         super().__init__(host)
         self._lock = concurrency.Lock()
         self.guests: dict[str, PowerState] = {}
+        self._path = os.path.join(CONF.state_path, f"fake-guests-{host}.json")
+
+    def init_host(self) -> None:
+        try:
+            with open(self._path) as f:
+                self.guests = {uuid: PowerState(p) for uuid, p in json.load(f).items()}
+        except FileNotFoundError:
+            self.guests = {}
 
     def get_available_resource(self) -> HostResources:
         opts = CONF.fake_driver
@@ -30,12 +44,8 @@ class FakeDriver(driver.ComputeDriver):
             vcpus=opts.vcpus,
             memory_mb=opts.memory_mb,
             local_gb=opts.local_gb,
-            cpu_info={
-                "arch": "x86_64",
-                "model": "fake",
-                "vendor": "novalite",
-                "topology": {"sockets": 1, "cores": opts.vcpus, "threads": 1},
-            },
+            cpu_info={"arch": "x86_64", "model": "fake", "vendor": "novalite",
+                      "topology": {"sockets": 1, "cores": opts.vcpus, "threads": 1}},
             host_ip=_host_ip(),
             disk_available_least=opts.local_gb,
         )
@@ -45,28 +55,52 @@ class FakeDriver(driver.ComputeDriver):
             return list(self.guests)
 
     def spawn(self, instance: Any, image_meta: dict, flavor: dict) -> None:
+        self._step("spawn")
         self._set(instance, PowerState.RUNNING)
 
     def destroy(self, instance: Any) -> None:
+        self._step("destroy")
         with self._lock:
             self.guests.pop(instance.uuid, None)
+            self._save()
 
     def power_on(self, instance: Any) -> None:
+        self._step("power_on")
         self._set(instance, PowerState.RUNNING)
 
     def power_off(self, instance: Any, timeout: float = 60) -> None:
+        self._step("power_off")
         self._set(instance, PowerState.SHUTDOWN)
 
     def reboot(self, instance: Any, reboot_type: str) -> None:
+        self._step("reboot")
         self._set(instance, PowerState.RUNNING)
 
     def get_info(self, instance: Any) -> PowerState:
         with self._lock:
             return self.guests.get(instance.uuid, PowerState.NOSTATE)
 
+    def _step(self, operation: str) -> None:
+        """Apply the configured delay, then the configured failure, of `operation`."""
+        delay = CONF.fake_driver.delays.get(operation)
+        if delay:
+            concurrency.sleep(float(delay))
+        if operation in CONF.fake_driver.fail_operations:
+            raise exception.VirtDriverError(
+                reason=f"fake {operation} failure injected on {self.host}")
+
     def _set(self, instance: Any, state: PowerState) -> None:
         with self._lock:
             self.guests[instance.uuid] = state
+            self._save()
+
+    def _save(self) -> None:
+        """Write the guest table atomically (callers hold self._lock)."""
+        os.makedirs(os.path.dirname(self._path), exist_ok=True)
+        tmp = f"{self._path}.tmp"
+        with open(tmp, "w") as f:
+            json.dump({uuid: int(state) for uuid, state in self.guests.items()}, f)
+        os.replace(tmp, self._path)
 
 
 def _host_ip() -> str:

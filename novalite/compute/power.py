@@ -1,0 +1,78 @@
+"""Power flows on the compute host: start, stop, reboot, and power-state sync."""
+
+from __future__ import annotations
+
+import logging
+
+from novalite import rpc
+from novalite.compute import steps
+from novalite.context import RequestContext, get_admin_context
+from novalite.objects.instance import Instance
+from novalite.states import PowerState, VmState
+
+LOG = logging.getLogger(__name__)
+
+REBOOT_HARD = "HARD"
+
+
+class PowerMixin:
+    """Part of ComputeManager (self.driver, self.conductor, self.host, self.instance_locks)."""
+
+    @rpc.expose
+    def start_instance(self, ctxt: RequestContext, instance: Instance) -> None:
+        with steps.instance_step(self, ctxt, instance, "compute_start_instance",
+                                 failure="start_failed"):
+            self.driver.power_on(instance)
+            steps.transition(self, ctxt, instance, "powered_on",
+                             power_state=int(self.power_state_of(instance)))
+
+    @rpc.expose
+    def stop_instance(self, ctxt: RequestContext, instance: Instance,
+                      clean_shutdown: bool = True) -> None:
+        with steps.instance_step(self, ctxt, instance, "compute_stop_instance",
+                                 failure="stop_failed"):
+            self.driver.power_off(instance, timeout=60 if clean_shutdown else 0)
+            steps.transition(self, ctxt, instance, "powered_off",
+                             power_state=int(self.power_state_of(instance)))
+
+    @rpc.expose
+    def reboot_instance(self, ctxt: RequestContext, instance: Instance, reboot_type: str) -> None:
+        hard = reboot_type.upper() == REBOOT_HARD
+        with steps.instance_step(self, ctxt, instance, "compute_reboot_instance",
+                                 failure="reboot_failed"):
+            instance = steps.transition(self, ctxt, instance,
+                                        "rebooting_hard" if hard else "rebooting")
+            self.driver.reboot(instance, REBOOT_HARD if hard else "SOFT")
+            steps.transition(self, ctxt, instance, "rebooted",
+                             power_state=int(self.power_state_of(instance)))
+
+    def sync_power_states(self) -> None:
+        """Periodic: make the database agree with the hypervisor about each stable guest.
+
+        As Nova does: a guest found shut off while its instance is active becomes
+        stopped; the recorded power_state follows the driver. Instances with a task in
+        progress are left to that task.
+        """
+        ctxt = get_admin_context()
+        for instance in self.conductor.instances_on_host(ctxt, self.host):
+            if instance.task_state is not None:
+                continue
+            with self.instance_locks(instance.uuid):
+                power = self.power_state_of(instance)
+                values: dict = {}
+                if power != instance.power_state:
+                    values["power_state"] = int(power)
+                if (instance.vm_state == VmState.ACTIVE
+                        and power in (PowerState.SHUTDOWN, PowerState.CRASHED)):
+                    values["vm_state"] = VmState.STOPPED.value
+                    LOG.warning("Instance %s is shut off on %s; marking it stopped",
+                                instance.uuid, self.host)
+                if values:
+                    try:
+                        self.conductor.instance_update(
+                            ctxt, instance.uuid, values,
+                            {"task_state": [None], "vm_state": [instance.vm_state.value]})
+                    except Exception as exc:  # changed meanwhile: the next run sees it
+                        LOG.info("Power sync of %s skipped: %s", instance.uuid, exc)
+
+
