@@ -196,3 +196,20 @@ class FlavorMemoryTooSmall(Invalid):
 class FlavorDiskTooSmall(Invalid):
     msg_fmt = ("Flavor's disk is too small for requested image. Flavor disk is "
                "%(flavor_size)i bytes, %(what)s is %(image_size)i bytes.")
+
+
+class FlavorAccessExists(Conflict):
+    msg_fmt = ("Flavor access already exists for flavor %(flavor_id)s and project "
+               "%(project_id)s combination.")
+
+
+class FlavorAccessNotFound(NotFound):
+    msg_fmt = "Flavor access not found for %(flavor_id)s / %(project_id)s combination."
+
+
+class FlavorExtraSpecsNotFound(NotFound):
+    msg_fmt = "Flavor %(flavor_id)s has no extra specs with key %(extra_specs_key)s."
+
+
+class MarkerNotFound(Invalid):
+    msg_fmt = "marker [%(marker)s] not found"

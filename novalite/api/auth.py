@@ -29,7 +29,22 @@ LOG = logging.getLogger(__name__)
 
 IDENTITY_KEY = "novalite.identity"
 TOKEN_HEADER = "HTTP_X_AUTH_TOKEN"
-UNAUTHENTICATED_PATHS = frozenset(["", "/", "/v2.1", "/v2.1/"])
+# Version documents: clients read them before they authenticate.
+UNAUTHENTICATED_PATHS = frozenset(["", "/", "/v2.1", "/v2.1/", "/image", "/image/"])
+
+# Keystone's default implied roles, so a token file can say just "member" or "admin".
+IMPLIED_ROLES = {"admin": ("manager", "member", "reader"), "manager": ("member", "reader"),
+                 "member": ("reader",)}
+
+
+def with_implied_roles(roles: list[str]) -> list[str]:
+    """The roles plus those they imply, in a stable order, without duplicates."""
+    out: list[str] = []
+    for role in roles:
+        for name in (role, *IMPLIED_ROLES.get(role, ())):
+            if name not in out:
+                out.append(name)
+    return out
 UNAUTHORIZED_MESSAGE = "The request you have made requires authentication."
 
 WSGIApp = Callable[[dict, Callable], Iterable[bytes]]
@@ -49,7 +64,7 @@ def _normalise(token: str, entry: Any) -> dict[str, Any]:
     if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
         raise exception.ConfigError(reason="token file roles must be a list of strings")
     return {"user_id": str(entry["user_id"]), "project_id": str(entry["project_id"]),
-            "roles": [r.lower() for r in roles]}
+            "roles": with_implied_roles([r.lower() for r in roles])}
 
 
 class TokenStore:
@@ -137,9 +152,7 @@ class NoAuth:
             return _unauthorized(environ, start_response)
         user_id, _, project_id = token.partition(":")
         project_id = project_id or user_id
-        roles = ["member", "reader"]
-        if user_id == "admin":
-            roles.insert(0, "admin")
+        roles = with_implied_roles(["admin" if user_id == "admin" else "member"])
         environ[IDENTITY_KEY] = {"user_id": user_id, "project_id": project_id,
                                  "roles": roles}
         return self.application(environ, start_response)

@@ -16,7 +16,19 @@ import webob
 import webob.exc
 
 from novalite.api import util
-from novalite.api.handlers import aggregates, hypervisors, services, versions
+from novalite.api.handlers import (
+    aggregates,
+    availability_zones,
+    flavors,
+    hypervisors,
+    images,
+    instance_actions,
+    limits,
+    server_actions,
+    servers,
+    services,
+    versions,
+)
 
 Handler = Callable[[util.Request], webob.Response]
 
@@ -37,6 +49,48 @@ ROUTES: dict[str, dict[str, Handler]] = {
     },
     "/v2.1/os-hypervisors/{hypervisor_id}": {"GET": hypervisors.show_hypervisor},
     "/v2.1/os-aggregates": {"GET": aggregates.list_aggregates},
+    # -- flavors, limits, availability zones, images (the catalog) ----------------------
+    "/v2.1/flavors": {"GET": flavors.list_flavors, "POST": flavors.create_flavor},
+    "/v2.1/flavors/detail": {"GET": flavors.list_flavors_detail},
+    "/v2.1/flavors/{flavor_id}": {
+        "GET": flavors.show_flavor,
+        "PUT": flavors.update_flavor,
+        "DELETE": flavors.delete_flavor,
+    },
+    "/v2.1/flavors/{flavor_id}/action": {"POST": flavors.flavor_action},
+    "/v2.1/flavors/{flavor_id}/os-flavor-access": {"GET": flavors.list_flavor_access},
+    "/v2.1/flavors/{flavor_id}/os-extra_specs": {
+        "GET": flavors.list_extra_specs,
+        "POST": flavors.create_extra_specs,
+    },
+    "/v2.1/flavors/{flavor_id}/os-extra_specs/{key}": {
+        "GET": flavors.show_extra_spec,
+        "PUT": flavors.update_extra_spec,
+        "DELETE": flavors.delete_extra_spec,
+    },
+    "/v2.1/limits": {"GET": limits.show_limits},
+    "/v2.1/os-availability-zone": {"GET": availability_zones.list_zones},
+    "/v2.1/os-availability-zone/detail": {"GET": availability_zones.list_zones_detail},
+    "/v2.1/images": {"GET": images.list_nova_images},
+    "/v2.1/images/detail": {"GET": images.list_nova_images_detail},
+    "/v2.1/images/{image_id}": {"GET": images.show_nova_image},
+    "/image": {"GET": images.image_versions},
+    "/image/": {"GET": images.image_versions},
+    "/image/v2/images": {"GET": images.list_glance_images},
+    "/image/v2/images/{image_id}": {"GET": images.show_glance_image},
+    # -- servers, server actions, instance actions (compute API) ------------------------
+    "/v2.1/servers": {"GET": servers.list_servers, "POST": servers.create_server},
+    "/v2.1/servers/detail": {"GET": servers.list_servers_detail},
+    "/v2.1/servers/{server_id}": {
+        "GET": servers.show_server,
+        "PUT": servers.update_server,
+        "DELETE": servers.delete_server,
+    },
+    "/v2.1/servers/{server_id}/action": {"POST": server_actions.server_action},
+    "/v2.1/servers/{server_id}/os-instance-actions": {"GET": instance_actions.list_actions},
+    "/v2.1/servers/{server_id}/os-instance-actions/{request_id}": {
+        "GET": instance_actions.show_action,
+    },
 }
 
 PROJECT_PREFIX = "/v2.1/{project_id}"

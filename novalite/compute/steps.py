@@ -60,28 +60,29 @@ def instance_step(manager: ComputeManager, ctxt: RequestContext, instance: Insta
             yield
         except exception.UnexpectedTaskStateError as exc:
             LOG.info("%s on %s stopped: %s", event, instance.uuid, exc.format_message())
-            safely(manager.conductor.action_event_finish, ctxt, instance.uuid, event, "Error",
-                  traceback.format_exc(), finish_action)
+            safely(manager.conductor.action_event_finish, ctxt, instance.uuid, event,
+                   "Error", traceback.format_exc(), finish_action)
         except Exception as exc:
             LOG.exception("%s failed on instance %s", event, instance.uuid)
             message = (exc.format_message() if isinstance(exc, exception.NovaliteException)
                        else f"{type(exc).__name__}: {exc}")
+            # Fault and event before the state: whoever sees it stable also sees why.
             safely(manager.conductor.instance_fault_create, ctxt, instance.uuid,
-                  getattr(exc, "code", 500), message, traceback.format_exc(), manager.host)
+                   getattr(exc, "code", 500), message, traceback.format_exc(), manager.host)
+            safely(manager.conductor.action_event_finish, ctxt, instance.uuid, event,
+                   "Error", traceback.format_exc(), finish_action)
             if failure is not None:
                 safely(transition, manager, ctxt, instance, failure,
-                      power_state=int(manager.power_state_of(instance)))
-            safely(manager.conductor.action_event_finish, ctxt, instance.uuid, event, "Error",
-                  traceback.format_exc(), finish_action)
+                       power_state=int(manager.power_state_of(instance)))
         else:
             safely(manager.conductor.action_event_finish, ctxt, instance.uuid, event,
-                  "Success", None, finish_action)
+                   "Success", None, finish_action)
 
 
-def safely(func: Any, *args: Any) -> Any:
+def safely(func: Any, *args: Any, **kwargs: Any) -> Any:
     """Bookkeeping must not turn one failure into another: log and go on."""
     try:
-        return func(*args)
+        return func(*args, **kwargs)
     except Exception:
         LOG.exception("Recording %s failed", getattr(func, "__name__", func))
         return None

@@ -91,13 +91,14 @@ def _fail(ctxt: RequestContext, instance_uuid: str, exc: Exception, tried: list[
     message = _message(exc)
     if tried and not isinstance(exc, exception.NoValidHost):
         message = f"{message} {_tried_text(tried)}"
+    # The fault first, so that whoever sees ERROR also sees why.
+    db.instance_fault_create(ctxt, {
+        "instance_uuid": instance_uuid, "code": getattr(exc, "code", 500),
+        "message": message, "details": "".join(tb.format_exception(exc))})
     try:
         db.instance_transition(ctxt, instance_uuid, "build_failed")
     except (exception.Conflict, exception.NotFound):
         return  # deleted meanwhile; nothing to mark
-    db.instance_fault_create(ctxt, {
-        "instance_uuid": instance_uuid, "code": getattr(exc, "code", 500),
-        "message": message, "details": "".join(tb.format_exception(exc))})
     _event(ctxt, instance_uuid, "finish", result="Error",
            traceback="".join(tb.format_exception(exc)))
     try:

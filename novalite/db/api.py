@@ -933,3 +933,234 @@ def migration_update(ctx: RequestContext, migration_id: int | str, values: dict,
                 migration_id=migration_id, expected=_as_list(expected_status), actual=actual)
         return session.scalars(_migration_query(migration_id)
                                .execution_options(populate_existing=True)).one()
+
+
+# =====================================================================================
+# -- servers API queries --------------------------------------------------------------
+# Added for novalite.compute.api and the /servers and os-instance-actions handlers:
+# the filtered, sorted and paged server list, the API's local delete, the newest fault
+# of many servers at once, and instance action look-ups.
+
+# Sort keys the servers list accepts (Nova's names) and the instances column of each.
+INSTANCE_SORT_COLUMNS: dict[str, str] = {
+    "availability_zone": "availability_zone", "created_at": "created_at",
+    "display_description": "description", "display_name": "name", "host": "host",
+    "hostname": "hostname", "image_ref": "image_ref", "key_name": "key_name",
+    "launch_index": "launch_index", "launched_at": "launched_at", "locked": "locked",
+    "locked_by": "locked_by", "node": "node", "power_state": "power_state",
+    "progress": "progress", "project_id": "project_id", "task_state": "task_state",
+    "terminated_at": "terminated_at", "updated_at": "updated_at", "user_id": "user_id",
+    "uuid": "uuid", "vm_state": "vm_state", "id": "id",
+}
+# Filters compared for equality (a value, or a list of values where None means NULL).
+INSTANCE_EXACT_FILTERS = ("project_id", "user_id", "host", "node", "availability_zone",
+                          "reservation_id", "key_name", "hostname", "image_ref",
+                          "launch_index", "power_state", "uuid", "vm_state", "task_state",
+                          "locked", "progress")
+_NOT_NULL_SORT_COLUMNS = {"id", "uuid", "vm_state", "power_state", "locked"}
+
+
+def _instance_filter_clauses(filters: dict[str, Any]) -> list[Any]:
+    """WHERE clauses for instance_get_all_by_filters (see its docstring)."""
+    inst = models.Instance
+    clauses: list[Any] = []
+    deleted = filters.get("deleted", False)
+    if deleted is True:
+        clauses.append(inst.deleted != 0)
+    elif deleted is False:
+        clauses.append(inst.deleted == 0)
+    for key in INSTANCE_EXACT_FILTERS:
+        if key in filters:
+            clauses.append(_in_or_null(getattr(inst, key), filters[key]))
+    if filters.get("name") is not None:
+        clauses.append(inst.name.regexp_match(filters["name"]))
+    if filters.get("states") is not None:
+        by_vm: dict[Any, list] = {}
+        for vm_state, task_state in filters["states"]:
+            by_vm.setdefault(_plain(vm_state), []).append(task_state)
+        clauses.append(sa.or_(sa.false(), *(
+            sa.and_(inst.vm_state == vm_state, _in_or_null(inst.task_state, tasks))
+            for vm_state, tasks in by_vm.items())))
+    if filters.get("flavorid") is not None:
+        # The snapshot is canonical JSON (sorted keys, no spaces), so this is exact.
+        needle = '"flavorid":' + json.dumps(str(filters["flavorid"]))
+        clauses.append(sa.type_coerce(inst.flavor, sa.Text).contains(needle, autoescape=True))
+    changed = sa.func.coalesce(inst.updated_at, inst.created_at)
+    if filters.get("changes_since") is not None:
+        clauses.append(changed >= filters["changes_since"])
+    if filters.get("changes_before") is not None:
+        clauses.append(changed <= filters["changes_before"])
+    return clauses
+
+
+def _sort_pairs(sort_keys: list[str], sort_dirs: list[str]) -> list[tuple[str, str]]:
+    pairs = []
+    for key, direction in zip(sort_keys, sort_dirs, strict=True):
+        column = INSTANCE_SORT_COLUMNS.get(key)
+        if column is None:
+            raise exception.Invalid(reason=f"unknown sort key {key}")
+        if direction not in ("asc", "desc"):
+            raise exception.Invalid(reason=f"unknown sort direction {direction}")
+        if column not in [c for c, _ in pairs]:
+            pairs.append((column, direction))
+    if "id" not in [c for c, _ in pairs]:
+        # A unique last key makes the order total, so markers page exactly.
+        pairs.append(("id", pairs[0][1] if pairs else "desc"))
+    return pairs
+
+
+def _order_by(pairs: list[tuple[str, str]]) -> list[Any]:
+    """ORDER BY with NULLs first ascending (last descending) on every backend."""
+    order: list[Any] = []
+    for column_name, direction in pairs:
+        column = getattr(models.Instance, column_name)
+        if column_name not in _NOT_NULL_SORT_COLUMNS:
+            present = column.isnot(None)
+            order.append(present.asc() if direction == "asc" else present.desc())
+        order.append(column.asc() if direction == "asc" else column.desc())
+    return order
+
+
+def _beyond(column: Any, direction: str, value: Any) -> Any:
+    """Rows strictly after `value` in the _order_by order of one column."""
+    if direction == "asc":
+        return column.isnot(None) if value is None else column > value
+    return sa.false() if value is None else sa.or_(column < value, column.is_(None))
+
+
+def _after_marker(pairs: list[tuple[str, str]], marker: Any) -> Any:
+    """Keyset pagination: rows after the marker row in the (total) sort order."""
+    clauses = []
+    for index, (column_name, direction) in enumerate(pairs):
+        same_prefix = []
+        for previous, _ in pairs[:index]:
+            column, value = getattr(models.Instance, previous), getattr(marker, previous)
+            same_prefix.append(column.is_(None) if value is None else column == value)
+        column = getattr(models.Instance, column_name)
+        clauses.append(sa.and_(*same_prefix,
+                               _beyond(column, direction, getattr(marker, column_name))))
+    return sa.or_(*clauses)
+
+
+def instance_get_all_by_filters(ctx: RequestContext, filters: dict[str, Any] | None = None,
+                                sort_keys: list[str] | None = None,
+                                sort_dirs: list[str] | None = None,
+                                limit: int | None = None,
+                                marker: str | None = None) -> list:
+    """One page of instances.
+
+    filters (all optional): any of INSTANCE_EXACT_FILTERS (a value or a list); "name"
+    (a regular expression searched in the name); "states" (a list of (vm_state,
+    task_state) pairs, any of which matches); "flavorid" (of the flavor snapshot);
+    "changes_since"/"changes_before" (naive UTC datetimes compared with the last
+    change); "deleted" (False, the default: live rows only; True: deleted only; None:
+    both). sort_keys are Nova's names (INSTANCE_SORT_COLUMNS), default created_at then
+    id, both descending; sort_dirs pair with them. marker is the uuid of the last
+    instance of the previous page (it must match the project_id filter, if any);
+    InstanceMarkerNotFound otherwise.
+    """
+    filters = dict(filters or {})
+    keys = list(sort_keys or ["created_at", "id"])
+    dirs = list(sort_dirs or [])
+    dirs += [dirs[0] if dirs else "desc"] * (len(keys) - len(dirs))
+    pairs = _sort_pairs(keys, dirs)
+    query = sa.select(models.Instance).where(*_instance_filter_clauses(filters))
+    with transaction(writer=False) as session:
+        if marker is not None:
+            marker_query = sa.select(models.Instance).where(models.Instance.uuid == marker)
+            if "project_id" in filters:
+                marker_query = marker_query.where(
+                    _in_or_null(models.Instance.project_id, filters["project_id"]))
+            marker_row = session.scalars(marker_query).first()
+            if marker_row is None:
+                raise exception.InstanceMarkerNotFound(marker=marker)
+            query = query.where(_after_marker(pairs, marker_row))
+        query = query.order_by(*_order_by(pairs))
+        if limit is not None:
+            query = query.limit(limit)
+        return list(session.scalars(query))
+
+
+@retry_on_deadlock
+def instance_destroy_if_host(ctx: RequestContext, instance_uuid: str,
+                             host: str | None) -> Any:
+    """The API's local delete: soft-delete like instance_destroy, but only while the
+    instance's host is still `host` (None: it has none). Zero rows → InstanceNotFound
+    when it is gone, else UnexpectedTaskStateError (a host took it meanwhile)."""
+    now = _now()
+    inst = models.Instance
+    host_clause = inst.host.is_(None) if host is None else inst.host == host
+    target_vm, target_task = states.transition("local_delete").target
+    with transaction() as session:
+        result = session.execute(
+            sa.update(inst).where(*_live_instance(instance_uuid), host_clause)
+            .values(deleted=inst.id, deleted_at=now, terminated_at=now, updated_at=now,
+                    vm_state=_plain(target_vm), task_state=_plain(target_task),
+                    power_state=int(states.PowerState.NOSTATE))
+            .execution_options(synchronize_session=False))
+        if result.rowcount == 0:
+            actual = session.execute(sa.select(inst.host).where(
+                *_live_instance(instance_uuid))).first()
+            if actual is None:
+                raise exception.InstanceNotFound(instance_id=instance_uuid)
+            raise exception.UnexpectedTaskStateError(
+                instance_uuid=instance_uuid, expected=f"host={host}", actual=f"host={actual[0]}")
+        return session.scalars(sa.select(inst).where(inst.uuid == instance_uuid)
+                               .execution_options(populate_existing=True)).one()
+
+
+def instance_faults_get_latest(ctx: RequestContext, instance_uuids: Iterable[str]) -> dict:
+    """{instance_uuid: its newest fault} for the instances that have one."""
+    uuids = list(dict.fromkeys(instance_uuids))
+    if not uuids:
+        return {}
+    fault = models.InstanceFault
+    found: dict[str, Any] = {}
+    with transaction(writer=False) as session:
+        for start in range(0, len(uuids), 500):
+            chunk = uuids[start:start + 500]
+            newest = (sa.select(sa.func.max(fault.id)).where(fault.instance_uuid.in_(chunk))
+                      .group_by(fault.instance_uuid))
+            for row in session.scalars(sa.select(fault).where(fault.id.in_(newest))):
+                found[row.instance_uuid] = row
+    return found
+
+
+def action_get_by_request_id(ctx: RequestContext, instance_uuid: str, request_id: str) -> Any:
+    """The action of one request on an instance, events loaded; InstanceActionNotFound."""
+    with transaction(writer=False) as session:
+        action = session.scalars(
+            sa.select(models.InstanceAction)
+            .where(models.InstanceAction.instance_uuid == instance_uuid,
+                   models.InstanceAction.request_id == request_id)
+            .order_by(models.InstanceAction.id.desc()).limit(1)).first()
+    if action is None:
+        raise exception.InstanceActionNotFound(request_id=request_id,
+                                               instance_uuid=instance_uuid)
+    return action
+
+
+def actions_get_page(ctx: RequestContext, instance_uuid: str, limit: int | None = None,
+                     marker: str | None = None, changes_since: Any = None,
+                     changes_before: Any = None) -> list:
+    """An instance's actions newest first, after the action of request id `marker`
+    (InstanceMarkerNotFound if it has none), changed within the given bounds."""
+    action = models.InstanceAction
+    changed = sa.func.coalesce(action.updated_at, action.created_at)
+    query = sa.select(action).where(action.instance_uuid == instance_uuid)
+    if changes_since is not None:
+        query = query.where(changed >= changes_since)
+    if changes_before is not None:
+        query = query.where(changed <= changes_before)
+    with transaction(writer=False) as session:
+        if marker is not None:
+            marker_id = session.scalar(
+                sa.select(sa.func.max(action.id))
+                .where(action.instance_uuid == instance_uuid, action.request_id == marker))
+            if marker_id is None:
+                raise exception.InstanceMarkerNotFound(marker=marker)
+            query = query.where(action.id < marker_id)
+        query = query.order_by(action.id.desc())
+        if limit is not None:
+            query = query.limit(limit)
+        return list(session.scalars(query))

@@ -25,6 +25,7 @@ import requests
 RABBIT = os.environ.get("NOVALITE_TEST_RABBIT", "guest:guest@127.0.0.1:5672")
 ADMIN_TOKEN = "admin-token"
 MEMBER_TOKEN = "member-token"
+OTHER_PROJECT_TOKEN = "other-project-token"
 
 
 def free_port() -> int:
@@ -103,6 +104,8 @@ class Deployment:
                         "project_id": "demo",
                         "roles": ["member", "reader"],
                     },
+            OTHER_PROJECT_TOKEN: {"user_id": "bob", "project_id": "other",
+                                  "roles": ["member", "reader"]},
                 }
             )
         )
@@ -133,6 +136,9 @@ class Deployment:
             {
                 "DEFAULT": defaults,
                 "database": {"connection": self.db_url},
+                "image": {"local_dir": self.workdir / "images"},
+                # Room for the tests' own load; quota itself is tested in the unit tests.
+                "quota": {"instances": 100, "cores": 400, "ram": 10**7},
                 "api": {
                     "listen": "127.0.0.1",
                     "port": self.api_port,
@@ -142,25 +148,32 @@ class Deployment:
             },
         )
 
-    def compute_config(self, host: str, **fake_sizes: Any) -> Path:
+    def compute_config(self, host: str, compute: dict[str, Any] | None = None,
+                       **fake_driver: Any) -> Path:
         """A compute node's config: RabbitMQ only, deliberately no [database] section."""
         state = self.workdir / host
         state.mkdir(exist_ok=True)
-        return self.write_config(
-            host,
-            {
-                "DEFAULT": {
-                    "transport_url": self.transport_url,
-                    "host": host,
-                    "state_path": state,
-                    "report_interval": 1,
-                    "service_down_time": 5,
-                    "compute_driver": "fake",
-                    "debug": True,
-                },
-                "fake_driver": fake_sizes,
-            },
-        )
+        return self.write_config(host, {
+            "DEFAULT": {"transport_url": self.transport_url, "host": host,
+                        "state_path": state, "report_interval": 1, "service_down_time": 5,
+                        "compute_driver": "fake", "debug": True},
+            "compute": {"reserved_host_memory_mb": 0, **(compute or {})},
+            "fake_driver": fake_driver,
+        })
+
+    def add_image(self, name: str = "cirros", min_disk: int = 0, min_ram: int = 0) -> str:
+        """Register a tiny raw image in the controller's image store; returns its id."""
+        store = self.workdir / "images"
+        store.mkdir(exist_ok=True)
+        index = store / "images.json"
+        images = json.loads(index.read_text()) if index.exists() else []
+        image_id = str(uuid.uuid4())
+        (store / f"{image_id}.raw").write_bytes(b"\0" * 4096)
+        images.append({"id": image_id, "name": name, "file": f"{image_id}.raw",
+                       "disk_format": "raw", "container_format": "bare",
+                       "min_disk": min_disk, "min_ram": min_ram, "size": 4096})
+        index.write_text(json.dumps(images))
+        return image_id
 
     # -- processes ----------------------------------------------------------
     def manage(self, config: Path, *args: str) -> subprocess.CompletedProcess:
@@ -207,7 +220,39 @@ class Deployment:
                 codes[name] = None
         return codes
 
+    def start_controller(self, **default_overrides: Any) -> Path:
+        """db sync, then api, conductor and scheduler as separate processes."""
+        config = self.controller_config(**default_overrides)
+        result = self.manage(config, "db", "sync")
+        assert result.returncode == 0, result.stderr
+        for name in ("api", "conductor", "scheduler"):
+            self.start(name, name, config)
+        return config
+
+    def wait_computes_up(self, hosts: list[str], timeout: float = 20) -> None:
+        def ready() -> bool:
+            resp = self.api("GET", "/os-hypervisors/detail")
+            states = {h["hypervisor_hostname"]: h["state"]
+                      for h in resp.json().get("hypervisors", [])}
+            return all(states.get(h) == "up" for h in hosts)
+
+        wait_for(ready, timeout, what=f"compute hosts {hosts} up")
+
     # -- REST ---------------------------------------------------------------
+    def server(self, server_id: str, token: str = ADMIN_TOKEN) -> dict:
+        resp = self.api("GET", f"/servers/{server_id}", token=token, version="2.90")
+        assert resp.status_code == 200, resp.text
+        return resp.json()["server"]
+
+    def wait_server(self, server_id: str, status: str, timeout: float = 30) -> dict:
+        def reached() -> dict | None:
+            server = self.server(server_id)
+            if server["status"] == "ERROR" and status != "ERROR":
+                raise AssertionError(f"server {server_id} went to ERROR: {server.get('fault')}")
+            return server if server["status"] == status else None
+
+        return wait_for(reached, timeout, what=f"server {server_id} {status}")
+
     def api(
         self,
         method: str,

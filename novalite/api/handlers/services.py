@@ -18,11 +18,11 @@ from novalite import exception, servicegroup, states
 from novalite.api import microversion, policy, util
 from novalite.api.policies import services as service_policies
 from novalite.api.schemas import services as schemas
+from novalite.conf import CONF
 from novalite.db import api as db
 
 COMPUTE_BINARY = "novalite-compute"
 # The zone of compute services (no host aggregates yet) and of every other service.
-DEFAULT_AVAILABILITY_ZONE = "nova"
 INTERNAL_AVAILABILITY_ZONE = "internal"
 TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%f"
 
@@ -33,7 +33,7 @@ def format_time(value: datetime.datetime | None) -> str | None:
 
 
 def zone_of(service: Any) -> str:
-    return (DEFAULT_AVAILABILITY_ZONE if service.binary == COMPUTE_BINARY
+    return (CONF.default_availability_zone if service.binary == COMPUTE_BINARY
             else INTERNAL_AVAILABILITY_ZONE)
 
 

@@ -10,7 +10,18 @@ import itertools
 
 from oslo_policy import policy
 
-from novalite.api.policies import aggregates, base, hypervisors, services
+from novalite.api.policies import (
+    aggregates,
+    availability_zones,
+    base,
+    flavors,
+    hypervisors,
+    images,
+    instance_actions,
+    limits,
+    servers,
+    services,
+)
 
 
 def list_rules() -> list[policy.RuleDefault]:
@@ -19,4 +30,10 @@ def list_rules() -> list[policy.RuleDefault]:
         services.list_rules(),
         hypervisors.list_rules(),
         aggregates.list_rules(),
+        servers.list_rules(),
+        instance_actions.list_rules(),
+        flavors.list_rules(),
+        limits.list_rules(),
+        availability_zones.list_rules(),
+        images.list_rules(),
     ))

@@ -8,7 +8,7 @@ import os
 import pytest
 
 from novalite import exception
-from novalite.api import deploy
+from novalite.api import auth, deploy
 from novalite.conf import CONF
 from tests.unit.api.conftest import call
 
@@ -97,7 +97,7 @@ def test_noauth_roles_reach_the_context(app, monkeypatch) -> None:
     call(spied, "/v2.1/spy", token="alice")
     admin, alice = seen
     assert (admin.user_id, admin.project_id, admin.is_admin) == ("admin", "ops", True)
-    assert sorted(admin.roles) == ["admin", "member", "reader"]
+    assert sorted(admin.roles) == ["admin", "manager", "member", "reader"]
     assert (alice.user_id, alice.project_id, alice.is_admin) == ("alice", "alice", False)
     assert sorted(alice.roles) == ["member", "reader"]
 
@@ -106,3 +106,9 @@ def test_noauth_without_token_is_401(app) -> None:
     resp = call(app, "/v2.1/os-services", token=None)
     assert resp.status_int == 401
     assert resp.json == UNAUTHORIZED
+
+
+def test_token_file_roles_imply_keystone_defaults() -> None:
+    assert auth.with_implied_roles(["member"]) == ["member", "reader"]
+    assert auth.with_implied_roles(["admin"]) == ["admin", "manager", "member", "reader"]
+    assert auth.with_implied_roles(["reader", "custom"]) == ["reader", "custom"]

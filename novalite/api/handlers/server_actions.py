@@ -1,0 +1,98 @@
+"""POST /servers/{server_id}/action: dispatch on the body's single key.
+
+Implemented here: os-start, os-stop, reboot {type: SOFT|HARD}, lock (with
+locked_reason from 2.73) and unlock. Any other key is Nova's 400 "There is no such
+action"; actions that later work adds (resize, migrate, ...) register in ACTIONS.
+
+Each action answers 202 once the server already shows its new task_state (so clients'
+--wait loops see it), or 409 conflictingRequest when the server is locked, its host is
+down, or its state does not allow the action.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import webob
+
+from novalite import exception
+from novalite.api import microversion, policy, util
+from novalite.api.handlers.servers import COMPUTE_API, get_server, target_of
+from novalite.api.policies import servers as server_policies
+from novalite.api.schemas import server_actions as schemas
+
+ActionHandler = Callable[[util.Request, Any], webob.Response]
+
+
+def _server_for(req: util.Request, rule: str) -> Any:
+    """The server (404 if not the caller's) once `rule` allows the caller to act on it."""
+    row = get_server(req)
+    policy.authorize(req.context, rule, target_of(row))
+    return row
+
+
+def _start(req: util.Request, body: Any) -> webob.Response:
+    util.validate(body, schemas.action_body("os-start", schemas.NULL_OR_OBJECT))
+    row = _server_for(req, server_policies.START)
+    COMPUTE_API.start(req.context, row.uuid, instance=row)
+    return util.empty_response(202)
+
+
+def _stop(req: util.Request, body: Any) -> webob.Response:
+    util.validate(body, schemas.action_body("os-stop", schemas.NULL_OR_OBJECT))
+    row = _server_for(req, server_policies.STOP)
+    COMPUTE_API.stop(req.context, row.uuid, instance=row)
+    return util.empty_response(202)
+
+
+def _reboot(req: util.Request, body: Any) -> webob.Response:
+    util.validate(body, schemas.action_body("reboot", schemas.REBOOT))
+    row = _server_for(req, server_policies.REBOOT)
+    COMPUTE_API.reboot(req.context, row.uuid, body["reboot"]["type"].upper(), instance=row)
+    return util.empty_response(202)
+
+
+def _lock(req: util.Request, body: Any) -> webob.Response:
+    with_reason = microversion.version_at_least(req, "2.73")
+    util.validate(body, schemas.action_body(
+        "lock", schemas.LOCK_V273 if with_reason else schemas.NULL_OR_OBJECT))
+    reason = (body["lock"] or {}).get("locked_reason") if with_reason else None
+    row = _server_for(req, server_policies.LOCK)
+    COMPUTE_API.lock(req.context, row.uuid, reason=reason, instance=row)
+    return util.empty_response(202)
+
+
+def _unlock(req: util.Request, body: Any) -> webob.Response:
+    util.validate(body, schemas.action_body("unlock", schemas.NULL_OR_OBJECT))
+    ctx = req.context
+    row = _server_for(req, server_policies.UNLOCK)
+    if not COMPUTE_API.is_expected_locked_by(ctx, row):
+        # Locked by the other side (an administrator, or the owner for an admin).
+        policy.authorize(ctx, server_policies.UNLOCK_OVERRIDE, target_of(row))
+    COMPUTE_API.unlock(ctx, row.uuid, instance=row)
+    return util.empty_response(202)
+
+
+ACTIONS: dict[str, ActionHandler] = {
+    "os-start": _start,
+    "os-stop": _stop,
+    "reboot": _reboot,
+    "lock": _lock,
+    "unlock": _unlock,
+}
+
+
+def server_action(req: util.Request) -> webob.Response:
+    """Route the action named by the body's only key (400 for none, several or an
+    unknown one, before the server is even looked up, as in Nova)."""
+    body = util.read_json_body(req)
+    if not isinstance(body, dict) or len(body) != 1:
+        raise exception.ValidationError(
+            message="Malformed request body: an action body is a JSON object with exactly "
+                    "one key, the action's name.")
+    name = next(iter(body))
+    handler = ACTIONS.get(name)
+    if handler is None:
+        raise exception.ValidationError(message=f"There is no such action: {name}")
+    return handler(req, body)
