@@ -768,8 +768,8 @@ def _find_action(session: orm.Session, instance_uuid: str, request_id: str) -> A
                models.InstanceAction.request_id == request_id)
         .order_by(models.InstanceAction.id.desc()).limit(1)).first()
     if action is None:
-        raise exception.NotFound(f"Action for request {request_id} on instance "
-                                 f"{instance_uuid} could not be found.")
+        raise exception.InstanceActionNotFound(request_id=request_id,
+                                               instance_uuid=instance_uuid)
     return action
 
 
@@ -1129,15 +1129,7 @@ def instance_faults_get_latest(ctx: RequestContext, instance_uuids: Iterable[str
 def action_get_by_request_id(ctx: RequestContext, instance_uuid: str, request_id: str) -> Any:
     """The action of one request on an instance, events loaded; InstanceActionNotFound."""
     with transaction(writer=False) as session:
-        action = session.scalars(
-            sa.select(models.InstanceAction)
-            .where(models.InstanceAction.instance_uuid == instance_uuid,
-                   models.InstanceAction.request_id == request_id)
-            .order_by(models.InstanceAction.id.desc()).limit(1)).first()
-    if action is None:
-        raise exception.InstanceActionNotFound(request_id=request_id,
-                                               instance_uuid=instance_uuid)
-    return action
+        return _find_action(session, instance_uuid, request_id)
 
 
 def actions_get_page(ctx: RequestContext, instance_uuid: str, limit: int | None = None,

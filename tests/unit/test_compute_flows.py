@@ -9,14 +9,13 @@ import time
 import pytest
 
 from novalite import context as nl_context
-from novalite import exception, rpc
+from novalite import exception
 from novalite.cmd import compute as compute_cmd
 from novalite.cmd import conductor as conductor_cmd
 from novalite.cmd import scheduler as scheduler_cmd
 from novalite.compute import rpcapi as compute_rpcapi
 from novalite.conductor import rpcapi as conductor_rpcapi
-from novalite.conf import CONF
-from novalite.db import allocations, migration
+from novalite.db import allocations
 from novalite.db import api as db
 from novalite.objects.instance import Instance
 from novalite.objects.request_spec import RequestSpec
@@ -79,31 +78,14 @@ class Plane:
 
 
 @pytest.fixture
-def plane(tmp_path):
-    rpc.register_opts(CONF)
-    CONF.set_override("transport_url", "fake://")
-    CONF.set_override("connection", f"sqlite:///{tmp_path}/flows.sqlite", group="database")
-    CONF.set_override("state_path", str(tmp_path))
-    db.dispose_engine()
-    migration.db_sync()
-    rpc.cleanup()
-    rpc.init(CONF)
+def plane(in_process):
     p = Plane()
-    started = [conductor_cmd.make_service("ctl"), scheduler_cmd.make_service("ctl"),
-               compute_cmd.make_service("c1"), compute_cmd.make_service("c2")]
-    for svc in started:
+    for svc in (conductor_cmd.make_service("ctl"), scheduler_cmd.make_service("ctl"),
+                compute_cmd.make_service("c1"), compute_cmd.make_service("c2")):
         svc.start()
+        in_process.append(svc)
         p.services[svc.host if svc.binary == "novalite-compute" else svc.binary] = svc
-    yield p
-    for svc in reversed(started):
-        svc.stop()
-    for svc in reversed(started):
-        svc.wait()
-    rpc.cleanup()
-    db.dispose_engine()
-    for name in ("transport_url", "state_path"):
-        CONF.clear_override(name)
-    CONF.clear_override("connection", group="database")
+    return p
 
 
 def test_boot_claims_exactly_the_flavor(plane):

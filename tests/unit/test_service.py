@@ -14,30 +14,13 @@ from novalite.cmd import compute as compute_cmd
 from novalite.cmd import conductor as conductor_cmd
 from novalite.conf import CONF
 from novalite.db import api as db
-from novalite.db import migration
 
 
 @pytest.fixture
-def plane(tmp_path):
-    rpc.register_opts(CONF)
-    CONF.set_override("transport_url", "fake://")
-    CONF.set_override("connection", f"sqlite:///{tmp_path}/unit.sqlite", group="database")
+def plane(in_process):
     CONF.set_override("vcpus", 6, group="fake_driver")
     CONF.set_override("cpu_allocation_ratio", 2.5, group="compute")
-    db.dispose_engine()
-    migration.db_sync()
-    rpc.cleanup()
-    rpc.init(CONF)
-    started = []
-    yield started
-    for svc in reversed(started):
-        svc.stop()
-    for svc in reversed(started):
-        svc.wait()
-    rpc.cleanup()
-    db.dispose_engine()
-    CONF.clear_override("transport_url")
-    CONF.clear_override("connection", group="database")
+    yield in_process
     CONF.clear_override("vcpus", group="fake_driver")
     CONF.clear_override("cpu_allocation_ratio", group="compute")
 
