@@ -213,3 +213,30 @@ class FlavorExtraSpecsNotFound(NotFound):
 
 class MarkerNotFound(Invalid):
     msg_fmt = "marker [%(marker)s] not found"
+
+
+# -- resize, cold migration and migration lists (novalite.compute.api) -------------
+class MigrationNotFoundByStatus(MigrationNotFound):
+    """No migration of the instance in that status (confirm/revert: "not resized")."""
+
+    msg_fmt = "Migration not found for instance %(instance_id)s with status %(status)s."
+
+
+class MigrationNotFoundForInstance(MigrationNotFound):
+    msg_fmt = "Migration %(migration_id)s not found for instance %(instance_id)s"
+
+
+class CannotResizeToSameFlavor(Invalid):
+    msg_fmt = "When resizing, instances must change flavor!"
+
+
+class CannotResizeDisk(Invalid):
+    msg_fmt = "Server disk was unable to be resized because: %(reason)s"
+
+
+class ResizeError(Invalid):
+    msg_fmt = "Resize error: %(reason)s"
+
+
+class CannotMigrateToSameHost(Invalid):
+    msg_fmt = "Cannot migrate to the host where the server exists."

@@ -141,9 +141,10 @@ class Launcher:
                 pass
         finally:
             LOG.info("Stopping: no new messages; finishing those in flight")
+            # Newest first, each finished before the next stops: in one process, a compute
+            # host's in-flight work may still call the conductor started before it.
             for service in reversed(started):
                 service.stop()
-            for service in reversed(started):
                 service.wait()
             rpc.cleanup()
         return 0

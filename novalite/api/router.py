@@ -24,6 +24,7 @@ from novalite.api.handlers import (
     images,
     instance_actions,
     limits,
+    migrations,
     server_actions,
     servers,
     services,
@@ -90,6 +91,12 @@ ROUTES: dict[str, dict[str, Handler]] = {
     "/v2.1/servers/{server_id}/os-instance-actions": {"GET": instance_actions.list_actions},
     "/v2.1/servers/{server_id}/os-instance-actions/{request_id}": {
         "GET": instance_actions.show_action,
+    },
+    # -- migrations: os-migrations, a server's live migrations (2.23) ------------------
+    "/v2.1/os-migrations": {"GET": migrations.list_migrations},
+    "/v2.1/servers/{server_id}/migrations": {"GET": migrations.list_server_migrations},
+    "/v2.1/servers/{server_id}/migrations/{migration_id}": {
+        "GET": migrations.show_server_migration,
     },
 }
 

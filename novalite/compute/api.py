@@ -17,6 +17,11 @@ already shows the new status and concurrent identical requests have exactly one 
 Delete is the exception to step 4: a server that never reached a host, or whose host's
 compute service is down, is deleted here in the API ("local delete"), allocations
 included.
+
+Resize and cold migration follow the same steps but cast to the conductor, which
+creates the migration record. Confirm and revert change that record too: the guarded
+UPDATE of the instance and the guarded UPDATE of its [finished] migration are one
+transaction, so of concurrent confirm/revert requests exactly one wins.
 """
 
 from __future__ import annotations
@@ -40,6 +45,7 @@ from novalite.db import api as db
 from novalite.db import flavors as flavor_db
 from novalite.image import api as image_api
 from novalite.objects.instance import Instance
+from novalite.objects.migration import Migration
 from novalite.objects.request_spec import RequestSpec
 
 LOG = logging.getLogger(__name__)
@@ -67,6 +73,10 @@ class Action(enum.StrEnum):
     REBOOT = "reboot"
     LOCK = "lock"
     UNLOCK = "unlock"
+    RESIZE = "resize"
+    MIGRATE = "migrate"
+    CONFIRM_RESIZE = "confirmResize"
+    REVERT_RESIZE = "revertResize"
 
 
 class LockedBy(enum.StrEnum):
@@ -355,6 +365,211 @@ class API:
                    lambda inst: self.compute.reboot_instance(ctx, inst, kind.value))
         return updated
 
+    # -- resize and cold migration (DESIGN §4) ----------------------------------------
+
+    def resize(self, ctx: RequestContext, instance_uuid: str, flavor_ref: str | int,
+               instance: Any = None, auto_disk_config: bool | None = None) -> Any:
+        """resize: (active|stopped, None) → (…, resize_prep), cast the conductor's
+        migrate_server with the new flavor's snapshot.
+
+        Refused, in Nova's order: locked, source compute down, wrong state (409); an
+        unknown or disabled flavor, the current flavor, a smaller disk, an image that
+        no longer fits (400); an upsize over the project's quota (403).
+        """
+        row = instance if instance is not None else self.get(ctx, instance_uuid)
+        self._precheck(ctx, row, Action.RESIZE, "resize", needs_host=True)
+        current = dict(row.flavor or {})
+        new_flavor = self._resize_flavor(ctx, flavor_ref, current)
+        self._check_image_fits(ctx, row, new_flavor)
+        snapshot = flavor_db.flavor_snapshot(new_flavor)
+        values = self._move_values(row, auto_disk_config)
+        cores, ram = self._flavor_deltas(current, snapshot)
+
+        def check_quota() -> None:
+            # Inside the transaction that marks the instance (see quota.enforce).
+            quota.enforce(ctx, row.project_id, cores=cores, ram=ram)
+
+        updated = self._apply(ctx, row, Action.RESIZE, "resize", values=values,
+                              within=check_quota)
+        self._cast(ctx, updated, "resize",
+                   lambda inst: self.conductor.migrate_server(
+                       ctx, inst, snapshot, None, states.MigrationType.RESIZE.value))
+        return updated
+
+    def migrate(self, ctx: RequestContext, instance_uuid: str, host: str | None = None,
+                instance: Any = None) -> Any:
+        """Cold migration: like resize with the current flavor, transition and action
+        "migrate"; `host` (who may name one is the handler's policy) must be another
+        existing compute host (400 otherwise)."""
+        row = instance if instance is not None else self.get(ctx, instance_uuid)
+        self._precheck(ctx, row, Action.MIGRATE, "migrate", needs_host=True)
+        if host is not None:
+            if host == row.host:
+                raise exception.CannotMigrateToSameHost()
+            if not any(node.host == host for node in db.compute_node_get_all(ctx)):
+                raise exception.ComputeHostNotFound(host=host)
+        snapshot = dict(row.flavor or {})
+        updated = self._apply(ctx, row, Action.MIGRATE, "migrate",
+                              values=self._move_values(row, None))
+        self._cast(ctx, updated, "migrate",
+                   lambda inst: self.conductor.migrate_server(
+                       ctx, inst, snapshot, host, states.MigrationType.MIGRATION.value))
+        return updated
+
+    @staticmethod
+    def finished_migration(ctx: RequestContext, instance_uuid: str) -> Any:
+        """The instance's newest migration in [finished] (what confirm and revert act
+        on); MigrationNotFoundByStatus when there is none (Nova's "not resized")."""
+        found = db.migration_get_all(ctx, instance_uuid=instance_uuid,
+                                     statuses=[states.MigrationStatus.FINISHED.value])
+        if not found:
+            raise exception.MigrationNotFoundByStatus(
+                instance_id=instance_uuid, status=states.MigrationStatus.FINISHED.value)
+        return found[-1]
+
+    def confirm_resize(self, ctx: RequestContext, instance_uuid: str, instance: Any = None,
+                       migration: Any = None) -> Any:
+        """confirmResize: (resized, None) + [finished] → (resized, resize_confirming) +
+        [confirming], cast confirm_resize to the migration's source host.
+
+        The source compute must be up (409 ServiceUnavailable), checked before anything
+        changes so the request can be retried, as in Nova. `migration` lets a caller
+        that already holds the [finished] migration (auto-confirm) pass it.
+        """
+        row = instance if instance is not None else self.get(ctx, instance_uuid)
+        self._precheck(ctx, row, Action.CONFIRM_RESIZE, "confirm", needs_host=False)
+        found = (migration if migration is not None
+                 else self._finished_migration_of(ctx, row, Action.CONFIRM_RESIZE, "confirm"))
+        if not found.source_compute or not self._host_is_up(ctx, found.source_compute):
+            raise exception.ServiceUnavailable(host=found.source_compute)
+        updated, moved = self._apply_with_migration(
+            ctx, row, Action.CONFIRM_RESIZE, "confirm", found.id,
+            states.MigrationStatus.CONFIRMING)
+        self._cast(ctx, updated, "confirm",
+                   lambda inst: self.compute.confirm_resize(
+                       ctx, moved.source_compute, inst, Migration.from_db(moved)),
+                   undo=self._undo_migration(ctx, moved.id,
+                                             states.MigrationStatus.CONFIRMING))
+        return updated
+
+    def revert_resize(self, ctx: RequestContext, instance_uuid: str,
+                      instance: Any = None) -> Any:
+        """revertResize: (resized, None) + [finished] → (resized, resize_reverting) +
+        [reverting], cast revert_resize to the migration's destination host.
+
+        Going back to a bigger flavor is checked against the quota (403), as Nova
+        checks it. Like Nova, the destination's service is not checked: the revert
+        waits for it (and restart recovery resumes resize_reverting).
+        """
+        row = instance if instance is not None else self.get(ctx, instance_uuid)
+        self._precheck(ctx, row, Action.REVERT_RESIZE, "revert", needs_host=False)
+        found = self._finished_migration_of(ctx, row, Action.REVERT_RESIZE, "revert")
+        old_flavor = dict(found.old_flavor or row.old_flavor or {})
+        cores, ram = self._flavor_deltas(dict(row.flavor or {}), old_flavor)
+
+        def check_quota() -> None:
+            quota.enforce(ctx, row.project_id, cores=cores, ram=ram)
+
+        updated, moved = self._apply_with_migration(
+            ctx, row, Action.REVERT_RESIZE, "revert", found.id,
+            states.MigrationStatus.REVERTING, before=check_quota)
+        self._cast(ctx, updated, "revert",
+                   lambda inst: self.compute.revert_resize(
+                       ctx, moved.dest_compute, inst, Migration.from_db(moved)),
+                   undo=self._undo_migration(ctx, moved.id,
+                                             states.MigrationStatus.REVERTING))
+        return updated
+
+    def _finished_migration_of(self, ctx: RequestContext, row: Any, action: Action,
+                               transition: str) -> Any:
+        """finished_migration, except that when a concurrent confirm/revert took the
+        migration after `row` was read, the answer is that request's state 409 (the
+        instance and the migration change in one transaction, so the instance shows
+        it), not "not resized"."""
+        try:
+            return self.finished_migration(ctx, row.uuid)
+        except exception.MigrationNotFoundByStatus:
+            current = db.instance_get(ctx, row.uuid)
+            if not states.transition(transition).allows(current.vm_state,
+                                                        current.task_state):
+                raise self._invalid_state(action.value, transition, current) from None
+            raise
+
+    def _resize_flavor(self, ctx: RequestContext, flavor_ref: str | int,
+                       current: dict[str, Any]) -> Any:
+        """The flavor to resize to, checked as Nova checks it (all 400s)."""
+        flavor_id = id_from_ref(flavor_ref)
+        flavor = flavor_db.flavor_get_by_flavorid(ctx, flavor_id)
+        current_root = int(current.get("root_gb") or 0)
+        if not flavor.root_gb and current_root:
+            # novalite servers are image-backed: a zero-disk flavor would lose the disk.
+            raise exception.CannotResizeDisk(reason="Resize to zero disk flavor is not "
+                                                    "allowed.")
+        if str(flavor.flavorid) == str(current.get("flavorid")):
+            raise exception.CannotResizeToSameFlavor()
+        if flavor.disabled:
+            raise exception.FlavorNotFound(flavor_id=flavor_id)
+        # Disks only grow (what the libvirt driver refuses too); a root disk of 0 means
+        # "the image's size", which any root size holds.
+        if current_root and flavor.root_gb < current_root:
+            raise exception.ResizeError(reason="Unable to resize disk down.")
+        if flavor.ephemeral_gb < int(current.get("ephemeral_gb") or 0):
+            raise exception.ResizeError(reason="Unable to resize disk down.")
+        return flavor
+
+    def _check_image_fits(self, ctx: RequestContext, row: Any, flavor: Any) -> None:
+        """The server's image must fit the new flavor (min_ram, min_disk, size), as for
+        a create; an image removed since the boot is not checked (Nova reads it from
+        the instance's system metadata, which novalite does not copy)."""
+        if not row.image_ref:
+            return
+        try:
+            image = image_api.get(ctx, str(row.image_ref))
+        except exception.ImageNotFound:
+            return
+        self._check_image({**image, "status": "active"}, flavor, allow_zero_disk=True)
+
+    @staticmethod
+    def _move_values(row: Any, auto_disk_config: bool | None) -> dict[str, Any]:
+        """Columns a resize/migrate writes with its transition: old_vm_state (where
+        confirm and revert land) and progress 0, as Nova does."""
+        sysmeta = dict(row.system_metadata or {})
+        sysmeta["old_vm_state"] = str(row.vm_state)
+        if auto_disk_config is not None:
+            sysmeta["auto_disk_config"] = bool(auto_disk_config)
+        return {"system_metadata": sysmeta, "progress": 0}
+
+    @staticmethod
+    def _flavor_deltas(current: dict[str, Any], new: dict[str, Any]) -> tuple[int, int]:
+        """(cores, ram) a move to `new` adds to the project's usage (may be negative)."""
+        return (int(new.get("vcpus") or 0) - int(current.get("vcpus") or 0),
+                int(new.get("memory_mb") or 0) - int(current.get("memory_mb") or 0))
+
+    def _apply_with_migration(self, ctx: RequestContext, row: Any, action: Action,
+                              transition: str, migration_id: int,
+                              status: states.MigrationStatus,
+                              before: Callable[[], None] | None = None) -> tuple[Any, Any]:
+        """The instance transition, `before` (a quota check), the guarded move of the
+        [finished] migration to `status` and the action: one transaction."""
+        moved: list[Any] = []
+
+        def move_migration() -> None:
+            if before is not None:
+                before()
+            moved.append(db.migration_update(
+                ctx, migration_id, {"status": status.value},
+                expected_status=[states.MigrationStatus.FINISHED.value]))
+
+        updated = self._apply(ctx, row, action, transition, within=move_migration)
+        return updated, moved[0]
+
+    @staticmethod
+    def _undo_migration(ctx: RequestContext, migration_id: int,
+                        status: states.MigrationStatus) -> Callable[[], None]:
+        """Put the migration back to [finished] when the cast could not be sent."""
+        return lambda: db.migration_undo_status(ctx, migration_id, status.value,
+                                                states.MigrationStatus.FINISHED.value)
+
     # -- locks ----------------------------------------------------------------------
 
     @staticmethod
@@ -397,47 +612,106 @@ class API:
         No host yet, or its compute service down: deleted here, allocations released
         (Nova's local delete). Otherwise (…, deleting) and cast terminate_instance; a
         server already being deleted by its host is left to it (the request succeeds).
+
+        A resized server (VERIFY_RESIZE) is confirmed first, as Nova does: its
+        [finished] migration goes to [confirming] in the same transaction and
+        confirm_resize is cast to the source (which removes the old guest and the
+        migration's allocation) before terminate_instance goes to the destination,
+        where the instance now lives.
         """
         row = instance if instance is not None else self.get(ctx, instance_uuid)
         self._check_lock(ctx, row)
         for _attempt in range(5):
-            if row.host is None or not self._host_is_up(ctx, row.host):
-                try:
-                    self._local_delete(ctx, row)
+            to_confirm = self._migration_to_confirm(ctx, row)
+            try:
+                if row.host is None or not self._host_is_up(ctx, row.host):
+                    self._local_delete(ctx, row, to_confirm)
                     return
-                except exception.UnexpectedTaskStateError:
-                    # Scheduled to a host meanwhile: decide again with the new host.
-                    row = self.get(ctx, row.uuid)
-                    continue
-            if row.task_state == states.TaskState.DELETING:
+                if row.task_state == states.TaskState.DELETING:
+                    return
+                self._delete_on_host(ctx, row, to_confirm)
                 return
-            # TODO(resize): a resized server is to be confirmed first (DESIGN §4) once
-            # confirmResize exists.
-            updated = self._change(ctx, row, Action.DELETE, "delete", needs_host=False,
-                                   check_lock=False)
-            previous = row.task_state
-            self._cast(ctx, updated, "delete",
-                       lambda inst: self.compute.terminate_instance(ctx, inst),
-                       revert_to=previous)
-            return
+            except (exception.UnexpectedTaskStateError,
+                    exception.UnexpectedMigrationStatusError):
+                # Scheduled to a host, or confirmed/reverted, meanwhile: decide again.
+                row = self.get(ctx, row.uuid)
         raise exception.InstanceInvalidState(action="delete", instance_uuid=row.uuid,
                                              attr="task_state", state=row.task_state)
 
-    def _local_delete(self, ctx: RequestContext, row: Any) -> None:
+    def _migration_to_confirm(self, ctx: RequestContext, row: Any) -> Any | None:
+        """The [finished] migration a delete confirms first: only for a resized server."""
+        if row.vm_state != states.VmState.RESIZED:
+            return None
+        try:
+            return self.finished_migration(ctx, row.uuid)
+        except exception.MigrationNotFoundByStatus:
+            return None  # confirmed or reverted meanwhile, or being so
+
+    def _delete_on_host(self, ctx: RequestContext, row: Any, to_confirm: Any | None) -> None:
+        """(…, deleting) [+ migration confirming], then cast confirm_resize to the
+        source (if resized) and terminate_instance to the instance's host."""
+        moved: list[Any] = []
+
+        def confirm_first() -> None:
+            if to_confirm is not None:
+                moved.append(db.migration_update(
+                    ctx, to_confirm.id, {"status": states.MigrationStatus.CONFIRMING.value},
+                    expected_status=[states.MigrationStatus.FINISHED.value]))
+
+        self._precheck(ctx, row, Action.DELETE, "delete", needs_host=False, check_lock=False)
+        updated = self._apply(ctx, row, Action.DELETE, "delete", within=confirm_first)
+        previous = row.task_state
+        if moved:
+            confirming = moved[0]
+            if not self._host_is_up(ctx, confirming.source_compute):
+                LOG.warning("Deleting resized instance %s: its source host %s is down; the "
+                            "confirmation waits for it", row.uuid, confirming.source_compute)
+            self._cast(ctx, updated, "delete",
+                       lambda inst: self.compute.confirm_resize(
+                           ctx, confirming.source_compute, inst,
+                           Migration.from_db(confirming)),
+                       revert_to=previous,
+                       undo=self._undo_migration(ctx, confirming.id,
+                                                 states.MigrationStatus.CONFIRMING))
+        self._cast(ctx, updated, "delete",
+                   lambda inst: self.compute.terminate_instance(ctx, inst),
+                   revert_to=previous)
+
+    def _local_delete(self, ctx: RequestContext, row: Any, to_confirm: Any | None = None) -> None:
         """Delete without the compute agent, in one transaction: the action record, every
         allocation of the instance and of its unfinished migrations, the row itself
-        (only if its host is still the one the decision was made on)."""
+        (only if its host is still the one the decision was made on).
+
+        A resized server's [finished] migration is marked [confirming] too, and if its
+        source host is up confirm_resize is cast there afterwards so that the source
+        removes the old guest's files (best effort: the delete is already done).
+        """
         states.check("local_delete", row.vm_state, row.task_state)
         in_progress = [status.value for status in states.MIGRATION_IN_PROGRESS]
+        confirm = (to_confirm is not None and bool(to_confirm.source_compute)
+                   and self._host_is_up(ctx, to_confirm.source_compute))
         with db.transaction():
             db.action_start(ctx, row.uuid, Action.DELETE)
+            confirming = None
+            if confirm:
+                confirming = db.migration_update(
+                    ctx, to_confirm.id, {"status": states.MigrationStatus.CONFIRMING.value},
+                    expected_status=[states.MigrationStatus.FINISHED.value])
             allocations.release(ctx, row.uuid)
             for migration in db.migration_get_all(ctx, instance_uuid=row.uuid,
                                                   statuses=in_progress):
                 allocations.release(ctx, migration.uuid)
-            db.instance_destroy_if_host(ctx, row.uuid, row.host)
+            deleted = db.instance_destroy_if_host(ctx, row.uuid, row.host)
             db.action_finish(ctx, row.uuid)
         LOG.info("Deleted instance %s locally (host %s)", row.uuid, row.host or "none")
+        if confirming is not None:
+            try:
+                self.compute.confirm_resize(ctx, confirming.source_compute,
+                                            Instance.from_db(deleted),
+                                            Migration.from_db(confirming))
+            except Exception:  # noqa: BLE001 - the delete itself is done
+                LOG.exception("Could not ask %s to clean up after deleted instance %s",
+                              confirming.source_compute, row.uuid)
 
     # -- the shared steps ---------------------------------------------------------------
 
@@ -474,26 +748,50 @@ class API:
     def _change(self, ctx: RequestContext, row: Any, action: Action, transition: str,
                 needs_host: bool, check_lock: bool = True) -> Any:
         """Steps 2 and 3 of the module docstring; returns the updated row."""
+        self._precheck(ctx, row, action, transition, needs_host, check_lock)
+        return self._apply(ctx, row, action, transition)
+
+    def _precheck(self, ctx: RequestContext, row: Any, action: Action, transition: str,
+                  needs_host: bool, check_lock: bool = True) -> None:
+        """Step 2: refuse before changing anything (lock, host up, states table)."""
         if check_lock:
             self._check_lock(ctx, row)
         if needs_host:
             self._check_host_up(ctx, row)
         if not states.transition(transition).allows(row.vm_state, row.task_state):
             raise self._invalid_state(action.value, transition, row)
+
+    def _apply(self, ctx: RequestContext, row: Any, action: Action, transition: str,
+               values: dict[str, Any] | None = None,
+               within: Callable[[], None] | None = None) -> Any:
+        """Step 3: the guarded transition (with extra column values), `within` (more
+        guarded work that must commit with it, or a check that may refuse it) and the
+        action record, in one transaction; returns the updated row.
+
+        A guard that fails because another request changed the instance first is the
+        state 409 naming where the instance is now; one that fails on something else
+        (a migration `within` moves) is raised as it is (a Conflict, 409).
+        """
         try:
             with db.transaction():
-                updated = db.instance_transition(ctx, row.uuid, transition)
+                updated = db.instance_transition(ctx, row.uuid, transition, values=values)
+                if within is not None:
+                    within()
                 db.action_start(ctx, row.uuid, action)
-        except (exception.UnexpectedTaskStateError, exception.InvalidStateTransition):
-            # Another request changed the instance first; report where it is now.
+        except (exception.UnexpectedTaskStateError, exception.InvalidStateTransition,
+                exception.UnexpectedMigrationStatusError):
             current = db.instance_get(ctx, row.uuid)
+            if states.transition(transition).allows(current.vm_state, current.task_state):
+                raise
             raise self._invalid_state(action.value, transition, current) from None
         return updated
 
     def _cast(self, ctx: RequestContext, updated: Any, transition: str,
-              send: Callable[[Instance], None], revert_to: str | None = None) -> None:
+              send: Callable[[Instance], None], revert_to: str | None = None,
+              undo: Callable[[], None] | None = None) -> None:
         """Step 4: send the cast; if it cannot be sent, undo the task_state (guarded on
-        the one just set) and close the action, then let the error out (a 500)."""
+        the one just set), run `undo` (e.g. the migration back to [finished]) and close
+        the action, in one transaction, then let the error out (a 500)."""
         try:
             send(Instance.from_db(updated))
         except Exception:
@@ -503,6 +801,8 @@ class API:
                 with db.transaction():
                     db.instance_update(ctx, updated.uuid, {"task_state": revert_to},
                                        expected_task_state=[task])
+                    if undo is not None:
+                        undo()
                     db.action_finish(ctx, updated.uuid, message="Error")
             except exception.NovaliteException:
                 LOG.exception("Could not undo %s on %s", transition, updated.uuid)

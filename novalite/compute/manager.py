@@ -12,9 +12,11 @@ from collections.abc import Callable
 
 from novalite import context as nl_context
 from novalite import service
+from novalite.compute import rpcapi as compute_rpcapi
 from novalite.compute.build import BuildMixin
 from novalite.compute.delete import DeleteMixin
 from novalite.compute.power import PowerMixin
+from novalite.compute.resize import ResizeMixin
 from novalite.conductor import rpcapi as conductor_rpcapi
 from novalite.conf import CONF
 from novalite.manager import Manager
@@ -30,13 +32,14 @@ INVENTORY_SETTINGS = ("cpu_allocation_ratio", "ram_allocation_ratio", "disk_allo
                       "reserved_host_memory_mb", "reserved_host_disk_mb", "reserved_host_cpus")
 
 
-class ComputeManager(BuildMixin, PowerMixin, DeleteMixin, Manager):
-    RPC_API_VERSION = "1.1"
+class ComputeManager(BuildMixin, PowerMixin, ResizeMixin, DeleteMixin, Manager):
+    RPC_API_VERSION = "1.2"
 
     def __init__(self, host: str, driver: virt_driver.ComputeDriver | None = None) -> None:
         super().__init__(host)
         self.driver = driver or virt_driver.load_driver(CONF.compute_driver, host)
         self.conductor = conductor_rpcapi.ConductorAPI()
+        self.compute = compute_rpcapi.ComputeAPI()  # the next step of a move, on a peer
         # Every operation on one instance runs under that instance's lock.
         self.instance_locks = concurrency.KeyedLocks()
 
@@ -49,7 +52,8 @@ class ComputeManager(BuildMixin, PowerMixin, DeleteMixin, Manager):
 
     def periodic_tasks(self) -> list[tuple[Callable[[], None], float]]:
         return [(self.update_available_resource, CONF.compute.update_resources_interval),
-                (self.sync_power_states, CONF.compute.sync_power_state_interval)]
+                (self.sync_power_states, CONF.compute.sync_power_state_interval),
+                (self.confirm_old_resizes, _auto_confirm_interval())]
 
     def heartbeat(self) -> None:
         """Stamp our service row, through the conductor."""
@@ -73,6 +77,12 @@ class ComputeManager(BuildMixin, PowerMixin, DeleteMixin, Manager):
         except Exception:
             LOG.exception("Reading the power state of %s failed", instance.uuid)
             return PowerState.NOSTATE
+
+
+def _auto_confirm_interval() -> float:
+    """Often enough that a resize waits at most about its window (and at least 1 s)."""
+    window = CONF.compute.resize_confirm_window
+    return max(1.0, min(window / 2, 60.0)) if window else 60.0
 
 
 def wait_for_conductor(stop: concurrency.Event, interval: float = 2.0) -> bool:

@@ -4,6 +4,8 @@ Version history:
   1.0 - ping
   1.1 - build_and_run_instance, start_instance, stop_instance, reboot_instance,
         terminate_instance
+  1.2 - prep_resize, resize_instance, finish_resize, confirm_resize, revert_resize,
+        finish_revert_resize
 """
 
 from __future__ import annotations
@@ -12,13 +14,14 @@ from novalite import rpc
 from novalite.conf import CONF
 from novalite.context import RequestContext
 from novalite.objects.instance import Instance
+from novalite.objects.migration import Migration
 from novalite.objects.request_spec import RequestSpec, Selection
 
 TOPIC = "compute"
 
 
 class ComputeAPI:
-    VERSION = "1.1"
+    VERSION = "1.2"
 
     def __init__(self) -> None:
         self.client = rpc.get_client(TOPIC, self.VERSION, version_cap=CONF.upgrade_levels.compute)
@@ -54,3 +57,43 @@ class ComputeAPI:
     def terminate_instance(self, ctxt: RequestContext, instance: Instance) -> None:
         """(…, deleting) → destroyed, allocations dropped, row marked deleted."""
         self._to(instance.host).cast(ctxt, "terminate_instance", instance=instance)
+
+    # -- resize and cold migration (1.2); DESIGN §4 -----------------------------------
+    def prep_resize(self, ctxt: RequestContext, host: str, instance: Instance,
+                    migration: Migration, flavor: dict, request_spec: RequestSpec,
+                    alternates: list[Selection], tried: list[dict]) -> None:
+        """To the destination: check, then ask the source to resize_instance."""
+        self._to(host, "1.2").cast(ctxt, "prep_resize", instance=instance,
+                                   migration=migration, flavor=flavor,
+                                   request_spec=request_spec, alternates=alternates,
+                                   tried=tried)
+
+    def resize_instance(self, ctxt: RequestContext, host: str, instance: Instance,
+                        migration: Migration, flavor: dict) -> None:
+        """To the source: power off, move the disks, then ask the dest to finish."""
+        self._to(host, "1.2").cast(ctxt, "resize_instance", instance=instance,
+                                   migration=migration, flavor=flavor)
+
+    def finish_resize(self, ctxt: RequestContext, host: str, instance: Instance,
+                      migration: Migration, flavor: dict) -> None:
+        """To the destination: define the guest with the new flavor → VERIFY_RESIZE."""
+        self._to(host, "1.2").cast(ctxt, "finish_resize", instance=instance,
+                                   migration=migration, flavor=flavor)
+
+    def confirm_resize(self, ctxt: RequestContext, host: str, instance: Instance,
+                       migration: Migration) -> None:
+        """To the source: drop the old guest and its resources."""
+        self._to(host, "1.2").cast(ctxt, "confirm_resize", instance=instance,
+                                   migration=migration)
+
+    def revert_resize(self, ctxt: RequestContext, host: str, instance: Instance,
+                      migration: Migration) -> None:
+        """To the destination: destroy the new guest, then hand back to the source."""
+        self._to(host, "1.2").cast(ctxt, "revert_resize", instance=instance,
+                                   migration=migration)
+
+    def finish_revert_resize(self, ctxt: RequestContext, host: str, instance: Instance,
+                             migration: Migration) -> None:
+        """To the source: restore the old guest with the old flavor."""
+        self._to(host, "1.2").cast(ctxt, "finish_revert_resize", instance=instance,
+                                   migration=migration)

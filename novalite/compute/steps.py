@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import traceback
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from novalite import exception, states
@@ -43,9 +43,23 @@ def transition(manager: ComputeManager, ctxt: RequestContext, instance: Instance
     return manager.conductor.instance_update(ctxt, instance.uuid, update, guard)
 
 
+def message_of(exc: Exception) -> str:
+    if isinstance(exc, exception.NovaliteException):
+        return exc.format_message()
+    return f"{type(exc).__name__}: {exc}"
+
+
+class StepResult:
+    """Yielded by instance_step: `ok` is True once the step ran to its end."""
+
+    ok = False
+
+
 @contextlib.contextmanager
 def instance_step(manager: ComputeManager, ctxt: RequestContext, instance: Instance,
-                  event: str, failure: str | None, finish_action: bool = True) -> Iterator[None]:
+                  event: str, failure: str | None, finish_action: bool = True,
+                  on_failure: Callable[[Exception], str | None] | None = None,
+                  ) -> Iterator[StepResult]:
     """Run one compute step on `instance` under its lock, recorded as action event `event`.
 
     On failure: a fault is recorded, the `failure` transition of the states table returns
@@ -54,27 +68,30 @@ def instance_step(manager: ComputeManager, ctxt: RequestContext, instance: Insta
     casts: nobody waits for them). A Conflict from a guarded update means another
     operation took the instance over (a delete); then nothing is rolled back.
     """
+    result = StepResult()
     with manager.instance_locks(instance.uuid):
         safely(manager.conductor.action_event_start, ctxt, instance.uuid, event, manager.host)
         try:
-            yield
+            yield result
         except exception.UnexpectedTaskStateError as exc:
             LOG.info("%s on %s stopped: %s", event, instance.uuid, exc.format_message())
             safely(manager.conductor.action_event_finish, ctxt, instance.uuid, event,
                    "Error", traceback.format_exc(), finish_action)
         except Exception as exc:
             LOG.exception("%s failed on instance %s", event, instance.uuid)
-            message = (exc.format_message() if isinstance(exc, exception.NovaliteException)
-                       else f"{type(exc).__name__}: {exc}")
+            details = traceback.format_exc()
             # Fault and event before the state: whoever sees it stable also sees why.
             safely(manager.conductor.instance_fault_create, ctxt, instance.uuid,
-                   getattr(exc, "code", 500), message, traceback.format_exc(), manager.host)
+                   getattr(exc, "code", 500), message_of(exc), details, manager.host)
             safely(manager.conductor.action_event_finish, ctxt, instance.uuid, event,
-                   "Error", traceback.format_exc(), finish_action)
+                   "Error", details, finish_action)
+            if on_failure is not None:
+                failure = safely(on_failure, exc) or failure
             if failure is not None:
                 safely(transition, manager, ctxt, instance, failure,
                        power_state=int(manager.power_state_of(instance)))
         else:
+            result.ok = True
             safely(manager.conductor.action_event_finish, ctxt, instance.uuid, event,
                    "Success", None, finish_action)
 

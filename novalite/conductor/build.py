@@ -9,11 +9,11 @@ instance's resources at any time; an instance that ends in ERROR holds none.
 from __future__ import annotations
 
 import logging
-import traceback as tb
 
 from novalite import exception, states
 from novalite.compute import rpcapi as compute_rpcapi
-from novalite.conf import CONF
+from novalite.conductor import alternates as alternates_
+from novalite.conductor import records
 from novalite.context import RequestContext
 from novalite.db import allocations
 from novalite.db import api as db
@@ -31,17 +31,17 @@ def build_instances(ctxt: RequestContext, scheduler: scheduler_rpcapi.SchedulerA
                     request_spec: RequestSpec, image: dict) -> None:
     uuids = [inst.uuid for inst in instances]
     for uuid in uuids:
-        _event(ctxt, uuid, "start")
+        records.event(ctxt, uuid, SCHEDULE_EVENT, "start")
     try:
         selections = scheduler.select_destinations(ctxt, request_spec, uuids,
                                                    return_alternates=True)
     except Exception as exc:  # NoValidHost, or the scheduler itself failing
-        LOG.warning("Scheduling %s failed: %s", uuids, _message(exc))
+        LOG.warning("Scheduling %s failed: %s", uuids, records.message_of(exc))
         for inst in instances:
             _fail(ctxt, inst.uuid, exc, tried=[])
         return
     for inst, (chosen, *alternates) in zip(instances, selections, strict=True):
-        _event(ctxt, inst.uuid, "finish")
+        records.event(ctxt, inst.uuid, SCHEDULE_EVENT, "finish")
         _send_to_host(ctxt, compute, inst, request_spec, image, chosen, alternates, tried=[])
 
 
@@ -53,20 +53,16 @@ def reschedule(ctxt: RequestContext, compute: compute_rpcapi.ComputeAPI, instanc
     try:
         db.instance_transition(ctxt, instance.uuid, "reschedule")
     except (exception.Conflict, exception.NotFound) as exc:
-        LOG.info("Not rescheduling %s: %s", instance.uuid, _message(exc))  # deleted meanwhile
+        # Deleted meanwhile: the delete owns the instance now.
+        LOG.info("Not rescheduling %s: %s", instance.uuid, records.message_of(exc))
         return
-    remaining = list(alternates)
-    while remaining and len(tried) < CONF.scheduler.max_attempts:
-        alternate = remaining.pop(0)
-        if allocations.claim(ctxt, instance.uuid, alternate.compute_node_uuid, alternate.vcpus,
-                             alternate.memory_mb, alternate.disk_gb, request_spec.project_id,
-                             request_spec.user_id):
-            alternate.claimed, alternate.consumer_uuid = True, instance.uuid
-            _send_to_host(ctxt, compute, instance, request_spec, image, alternate, remaining,
-                          tried)
-            return
-        tried = tried + [{"host": alternate.host, "reason": "it no longer has room"}]
-    _fail(ctxt, instance.uuid, exception.NoValidHost(reason=_tried_text(tried)), tried)
+    chosen, remaining, tried = alternates_.claim_next(ctxt, instance.uuid, request_spec,
+                                                      alternates, tried)
+    if chosen is None:
+        _fail(ctxt, instance.uuid, exception.NoValidHost(reason=alternates_.tried_text(tried)),
+              tried)
+        return
+    _send_to_host(ctxt, compute, instance, request_spec, image, chosen, remaining, tried)
 
 
 def _send_to_host(ctxt: RequestContext, compute: compute_rpcapi.ComputeAPI,
@@ -88,44 +84,16 @@ def _send_to_host(ctxt: RequestContext, compute: compute_rpcapi.ComputeAPI,
 def _fail(ctxt: RequestContext, instance_uuid: str, exc: Exception, tried: list[dict]) -> None:
     """(error, None) with a fault that says why; no claim left behind."""
     allocations.release(ctxt, instance_uuid)
-    message = _message(exc)
+    message = records.message_of(exc)
     if tried and not isinstance(exc, exception.NoValidHost):
-        message = f"{message} {_tried_text(tried)}"
-    # The fault first, so that whoever sees ERROR also sees why.
-    db.instance_fault_create(ctxt, {
-        "instance_uuid": instance_uuid, "code": getattr(exc, "code", 500),
-        "message": message, "details": "".join(tb.format_exception(exc))})
+        message = f"{message} {alternates_.tried_text(tried)}"
+    # The fault and the event first, so that whoever sees ERROR also sees why.
+    records.fault(ctxt, instance_uuid, exc, message)
+    records.event(ctxt, instance_uuid, SCHEDULE_EVENT, "finish", error=exc)
     try:
         db.instance_transition(ctxt, instance_uuid, "build_failed")
     except (exception.Conflict, exception.NotFound):
         return  # deleted meanwhile; nothing to mark
-    _event(ctxt, instance_uuid, "finish", result="Error",
-           traceback="".join(tb.format_exception(exc)))
-    try:
-        db.action_finish(ctxt, instance_uuid)
-    except exception.NotFound:
-        pass
+    records.finish_action(ctxt, instance_uuid)
 
 
-def _tried_text(tried: list[dict]) -> str:
-    attempts = "; ".join(f"{t['host']}: {t['reason']}" for t in tried)
-    return f"Build failed on every host tried ({len(tried)}): {attempts}."
-
-
-def _message(exc: Exception) -> str:
-    if isinstance(exc, exception.NovaliteException):
-        return exc.format_message()
-    return f"{type(exc).__name__}: {exc}"
-
-
-def _event(ctxt: RequestContext, instance_uuid: str, phase: str, result: str = "Success",
-           traceback: str | None = None) -> None:
-    """Record the conductor's step on the create action (best effort: never fail a build)."""
-    try:
-        if phase == "start":
-            db.action_event_start(ctxt, instance_uuid, SCHEDULE_EVENT)
-        else:
-            db.action_event_finish(ctxt, instance_uuid, SCHEDULE_EVENT, result=result,
-                                   traceback=traceback)
-    except exception.NotFound:
-        pass

@@ -12,12 +12,14 @@ import logging
 from novalite import exception, rpc
 from novalite.compute import rpcapi as compute_rpcapi
 from novalite.conductor import build
+from novalite.conductor.tasks import migrate
 from novalite.context import RequestContext
 from novalite.db import allocations
 from novalite.db import api as db
 from novalite.manager import Manager
 from novalite.objects.compute_node import HostResources
 from novalite.objects.instance import Instance
+from novalite.objects.migration import Migration
 from novalite.objects.request_spec import RequestSpec, Selection
 from novalite.scheduler import rpcapi as scheduler_rpcapi
 
@@ -27,7 +29,7 @@ COMPUTE_BINARY = "novalite-compute"
 
 
 class ConductorManager(Manager):
-    RPC_API_VERSION = "1.1"
+    RPC_API_VERSION = "1.2"
 
     def __init__(self, host: str) -> None:
         super().__init__(host)
@@ -66,6 +68,35 @@ class ConductorManager(Manager):
                          request_spec: RequestSpec, image: dict, alternates: list[Selection],
                          tried: list[dict]) -> None:
         build.reschedule(ctxt, self.compute, instance, request_spec, image, alternates, tried)
+
+    @rpc.expose
+    def migrate_server(self, ctxt: RequestContext, instance: Instance, flavor: dict,
+                       requested_host: str | None, migration_type: str) -> None:
+        migrate.MigrationTask(ctxt, self.scheduler, self.compute, instance, flavor,
+                              requested_host, migration_type).execute()
+
+    @rpc.expose
+    def reschedule_resize(self, ctxt: RequestContext, instance: Instance, migration: Migration,
+                          request_spec: RequestSpec, alternates: list[Selection],
+                          tried: list[dict]) -> None:
+        migrate.reschedule_resize(ctxt, self.compute, instance, migration, request_spec,
+                                  alternates, tried)
+
+    @rpc.expose
+    def resizes_to_confirm(self, ctxt: RequestContext, host: str, older_than: int) -> list[str]:
+        """Auto-confirm: resizes finished on `host` more than `older_than` seconds ago."""
+        from novalite.compute import api as compute_api  # the API's own confirm path
+
+        confirmed = []
+        for row in db.migrations_finished_before(ctxt, host, older_than):
+            try:
+                compute_api.API().confirm_resize(ctxt.elevated(), row.instance_uuid,
+                                                 migration=row)
+                confirmed.append(row.instance_uuid)
+            except exception.NovaliteException as exc:
+                LOG.info("Auto-confirm of %s skipped: %s", row.instance_uuid,
+                         exc.format_message())
+        return confirmed
 
     # -- narrow persistence for compute agents --------------------------------------
     @rpc.expose
@@ -108,3 +139,20 @@ class ConductorManager(Manager):
     @rpc.expose
     def instances_on_host(self, ctxt: RequestContext, host: str) -> list[Instance]:
         return [Instance.from_db(row) for row in db.instance_get_all(ctxt, host=host)]
+
+    @rpc.expose
+    def migration_update(self, ctxt: RequestContext, migration_id: int, values: dict,
+                         expected_status: list[str] | None = None) -> Migration:
+        row = db.migration_update(ctxt, migration_id, values, expected_status=expected_status)
+        return Migration.from_db(row)
+
+    @rpc.expose
+    def revert_allocations(self, ctxt: RequestContext, instance_uuid: str,
+                           migration_uuid: str) -> None:
+        # move() drops what the instance holds (the destination claim) in the same
+        # transaction: the instance never holds both hosts, nor neither.
+        allocations.move(ctxt, migration_uuid, instance_uuid)
+
+    @rpc.expose
+    def confirm_allocations(self, ctxt: RequestContext, migration_uuid: str) -> None:
+        allocations.release(ctxt, migration_uuid)

@@ -5,6 +5,8 @@ Version history:
   1.1 - build_instances, reschedule_build; the narrow instance methods compute agents use:
         instance_update, instance_fault_create, action_event_start, action_event_finish,
         instance_destroyed, instances_on_host
+  1.2 - migrate_server (resize and cold migration), reschedule_resize, migration_update,
+        revert_allocations, confirm_allocations, resizes_to_confirm
 """
 
 from __future__ import annotations
@@ -14,13 +16,14 @@ from novalite.conf import CONF
 from novalite.context import RequestContext
 from novalite.objects.compute_node import HostResources
 from novalite.objects.instance import Instance
+from novalite.objects.migration import Migration
 from novalite.objects.request_spec import RequestSpec, Selection
 
 TOPIC = "conductor"
 
 
 class ConductorAPI:
-    VERSION = "1.1"
+    VERSION = "1.2"
 
     def __init__(self) -> None:
         self.client = rpc.get_client(TOPIC, self.VERSION,
@@ -94,3 +97,43 @@ class ConductorAPI:
 
     def instances_on_host(self, ctxt: RequestContext, host: str) -> list[Instance]:
         return self._short("1.1").call(ctxt, "instances_on_host", host=host)
+
+    # -- resize and cold migration (1.2) ---------------------------------------------
+    def migrate_server(self, ctxt: RequestContext, instance: Instance, flavor: dict,
+                       requested_host: str | None, migration_type: str) -> None:
+        """Start a resize (flavor is the new flavor) or a cold migration (flavor is the
+        current one; requested_host optional). The instance is already in resize_prep."""
+        self.client.prepare(version="1.2").cast(
+            ctxt, "migrate_server", instance=instance, flavor=flavor,
+            requested_host=requested_host, migration_type=migration_type)
+
+    def reschedule_resize(self, ctxt: RequestContext, instance: Instance, migration: Migration,
+                          request_spec: RequestSpec, alternates: list[Selection],
+                          tried: list[dict]) -> None:
+        """prep_resize failed on tried[-1]: release that claim and try the next alternate,
+        or roll the whole move back."""
+        self.client.prepare(version="1.2").cast(
+            ctxt, "reschedule_resize", instance=instance, migration=migration,
+            request_spec=request_spec, alternates=alternates, tried=tried)
+
+    def migration_update(self, ctxt: RequestContext, migration_id: int, values: dict,
+                         expected_status: list[str] | None = None) -> Migration:
+        return self._short("1.2").call(ctxt, "migration_update", migration_id=migration_id,
+                                       values=values, expected_status=expected_status)
+
+    def revert_allocations(self, ctxt: RequestContext, instance_uuid: str,
+                           migration_uuid: str) -> None:
+        """Put the migration's (source) allocation back on the instance, dropping the
+        instance's destination claim: one transaction."""
+        self._short("1.2").call(ctxt, "revert_allocations", instance_uuid=instance_uuid,
+                                migration_uuid=migration_uuid)
+
+    def confirm_allocations(self, ctxt: RequestContext, migration_uuid: str) -> None:
+        """Drop the migration's (source) allocation: the instance now lives on the dest."""
+        self._short("1.2").call(ctxt, "confirm_allocations", migration_uuid=migration_uuid)
+
+    def resizes_to_confirm(self, ctxt: RequestContext, host: str, older_than: int) -> list[str]:
+        """Confirm (as an admin would) resizes finished on `host` more than `older_than`
+        seconds ago; returns the instance uuids it confirmed."""
+        return self._short("1.2").call(ctxt, "resizes_to_confirm", host=host,
+                                       older_than=older_than)

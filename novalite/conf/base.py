@@ -55,6 +55,11 @@ default_opts = [
         help="Availability zone of compute hosts that do not name one in "
         "[compute] availability_zone, and of servers created without one.",
     ),
+    cfg.BoolOpt(
+        "allow_resize_to_same_host",
+        default=False,
+        help="Let a resize (not a cold migration) pick the server's current host.",
+    ),
     cfg.StrOpt(
         "concurrency_backend",
         default="threading",

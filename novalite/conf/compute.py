@@ -26,6 +26,13 @@ compute_opts = [
         help="Seconds between reports of the hypervisor's resources to the conductor.",
     ),
     cfg.IntOpt(
+        "resize_confirm_window",
+        default=0,
+        min=0,
+        help="Confirm a resize or cold migration on its own once it has waited this many "
+        "seconds in VERIFY_RESIZE (checked by the destination host); 0 = never.",
+    ),
+    cfg.IntOpt(
         "sync_power_state_interval",
         default=60,
         min=1,
@@ -57,7 +64,9 @@ fake_driver_opts = [
         "delays",
         default={},
         help="Seconds each fake operation takes, e.g. spawn:0.5,power_off:1 "
-        "(operations: spawn, destroy, power_on, power_off, reboot).",
+        "(operations: spawn, destroy, power_on, power_off, reboot, prep_resize, "
+        "migrate_disk_and_power_off, finish_migration, confirm_migration, "
+        "revert_migration_at_destination, finish_revert_migration).",
     ),
     cfg.ListOpt(
         "fail_operations",

@@ -24,6 +24,7 @@ cannot be upgraded.
 from __future__ import annotations
 
 import contextlib
+import datetime
 import functools
 import json
 import logging
@@ -935,6 +936,22 @@ def migration_update(ctx: RequestContext, migration_id: int | str, values: dict,
                                .execution_options(populate_existing=True)).one()
 
 
+def migrations_finished_before(ctx: RequestContext, dest_compute: str,
+                               older_than: int) -> list:
+    """Resizes/cold migrations waiting in [finished] on dest_compute for longer than
+    older_than seconds (auto-confirm)."""
+    cutoff = _now() - datetime.timedelta(seconds=older_than)
+    changed = sa.func.coalesce(models.Migration.updated_at, models.Migration.created_at)
+    query = (sa.select(models.Migration)
+             .where(models.Migration.deleted == 0,
+                    models.Migration.dest_compute == dest_compute,
+                    models.Migration.status == states.MigrationStatus.FINISHED.value,
+                    changed < cutoff)
+             .order_by(models.Migration.id))
+    with transaction(writer=False) as session:
+        return list(session.scalars(query))
+
+
 # =====================================================================================
 # -- servers API queries --------------------------------------------------------------
 # Added for novalite.compute.api and the /servers and os-instance-actions handlers:
@@ -1156,3 +1173,133 @@ def actions_get_page(ctx: RequestContext, instance_uuid: str, limit: int | None 
         if limit is not None:
             query = query.limit(limit)
         return list(session.scalars(query))
+
+
+# Migrations for the servers API: resize/confirm/revert steps, os-migrations and
+# GET /servers/{id}/migrations.
+
+# Filters compared with IN (a value or a list of values), by migrations column.
+MIGRATION_EXACT_FILTERS = ("instance_uuid", "status", "source_compute", "migration_type",
+                           "user_id", "project_id")
+
+
+def _migration_filter_clauses(filters: dict[str, Any]) -> list[Any]:
+    """WHERE clauses for migration_get_page (see its docstring)."""
+    mig = models.Migration
+    clauses: list[Any] = [mig.deleted == 0]
+    for key in MIGRATION_EXACT_FILTERS:
+        if key == "source_compute" and filters.get("host") is not None:
+            continue  # host wins over source_compute, as in Nova
+        if filters.get(key) is not None:
+            clauses.append(_in_or_null(getattr(mig, key), filters[key]))
+    if filters.get("host") is not None:
+        hosts = _as_list(filters["host"])
+        clauses.append(sa.or_(mig.source_compute.in_(hosts), mig.dest_compute.in_(hosts)))
+    if filters.get("node") is not None:
+        nodes = _as_list(filters["node"])
+        clauses.append(sa.or_(mig.source_node.in_(nodes), mig.dest_node.in_(nodes)))
+    changed = sa.func.coalesce(mig.updated_at, mig.created_at)
+    if filters.get("changes_since") is not None:
+        clauses.append(changed >= filters["changes_since"])
+    if filters.get("changes_before") is not None:
+        clauses.append(changed <= filters["changes_before"])
+    return clauses
+
+
+def migration_get_page(ctx: RequestContext, filters: dict[str, Any] | None = None,
+                       limit: int | None = None, marker: str | None = None,
+                       newest_first: bool = False) -> list:
+    """One page of live (not soft-deleted) migrations.
+
+    filters (all optional): any of MIGRATION_EXACT_FILTERS (a value or a list);
+    "host" (source or destination compute; when given, source_compute is ignored, as
+    Nova does); "node" (source or destination node); "changes_since"/"changes_before"
+    (naive UTC datetimes compared with the last change). Order: by id, or with
+    newest_first by created_at then id, both descending (Nova's order from 2.59).
+    marker is the uuid of the last migration of the previous page (it must match the
+    project_id filter, if any); MarkerNotFound otherwise.
+    """
+    mig = models.Migration
+    filters = dict(filters or {})
+    query = sa.select(mig).where(*_migration_filter_clauses(filters))
+    with transaction(writer=False) as session:
+        if marker is not None:
+            marker_query = sa.select(mig).where(mig.uuid == marker, mig.deleted == 0)
+            if filters.get("project_id") is not None:
+                marker_query = marker_query.where(
+                    _in_or_null(mig.project_id, filters["project_id"]))
+            marker_row = session.scalars(marker_query).first()
+            if marker_row is None:
+                raise exception.MarkerNotFound(marker=marker)
+            if newest_first:
+                query = query.where(sa.or_(
+                    mig.created_at < marker_row.created_at,
+                    sa.and_(mig.created_at == marker_row.created_at,
+                            mig.id < marker_row.id)))
+            else:
+                query = query.where(mig.id > marker_row.id)
+        if newest_first:
+            query = query.order_by(mig.created_at.desc(), mig.id.desc())
+        else:
+            query = query.order_by(mig.id.asc())
+        if limit is not None:
+            query = query.limit(limit)
+        return list(session.scalars(query))
+
+
+def migration_get_by_id_and_instance(ctx: RequestContext, migration_id: int | str,
+                                     instance_uuid: str) -> Any:
+    """A migration of one instance by id (or uuid); MigrationNotFoundForInstance when
+    there is none, or it belongs to another instance."""
+    with transaction(writer=False) as session:
+        migration = session.scalars(_migration_query(migration_id).where(
+            models.Migration.instance_uuid == instance_uuid)).first()
+    if migration is None:
+        raise exception.MigrationNotFoundForInstance(migration_id=migration_id,
+                                                     instance_id=instance_uuid)
+    return migration
+
+
+@retry_on_deadlock
+def migration_undo_status(ctx: RequestContext, migration_id: int | str,
+                          current: str, previous: str) -> Any:
+    """Put a migration back from `current` to `previous`, guarded on `current`.
+
+    Only for the API undoing its own step when the cast that carries the step on could
+    not be sent (confirming or reverting back to finished): the migration table lists
+    forward moves only, so migration_update refuses these. Zero rows →
+    UnexpectedMigrationStatusError (someone moved it on meanwhile), or
+    MigrationNotFound.
+    """
+    current_status = states.MigrationStatus(current)
+    previous_status = states.MigrationStatus(previous)
+    if not states.migration_can_move(previous_status, current_status):
+        raise exception.InvalidStateTransition(kind="Migration", source=str(current),
+                                               target=str(previous))
+    mig = models.Migration
+    where = (_id_or_uuid(mig.id, mig.uuid, migration_id), mig.deleted == 0)
+    with transaction() as session:
+        result = session.execute(
+            sa.update(mig).where(*where, mig.status == current_status.value)
+            .values(status=previous_status.value, updated_at=_now())
+            .execution_options(synchronize_session=False))
+        if result.rowcount == 0:
+            actual = session.scalar(sa.select(mig.status).where(*where))
+            if actual is None:
+                raise exception.MigrationNotFound(migration_id=migration_id)
+            raise exception.UnexpectedMigrationStatusError(
+                migration_id=migration_id, expected=[current_status.value], actual=actual)
+        return session.scalars(_migration_query(migration_id)
+                               .execution_options(populate_existing=True)).one()
+
+
+def flavor_ids_by_flavorid(ctx: RequestContext, flavorids: Iterable[str]) -> dict[str, int]:
+    """{flavorid: internal id} of the flavors that still exist (os-migrations shows
+    Nova's old/new_instance_type_id, the internal ids, from flavor snapshots)."""
+    wanted = sorted({str(f) for f in flavorids if f is not None})
+    if not wanted:
+        return {}
+    with transaction(writer=False) as session:
+        rows = session.execute(sa.select(models.Flavor.flavorid, models.Flavor.id)
+                               .where(models.Flavor.flavorid.in_(wanted)))
+        return {flavorid: flavor_id for flavorid, flavor_id in rows}

@@ -54,6 +54,10 @@ class ComputeDriver:
         raise NotImplementedError
 
     # -- cold migration / resize -----------------------------------------
+    def prep_resize(self, instance: Any, flavor: dict) -> None:
+        """On the destination: check this host can take the instance with `flavor`."""
+        raise NotImplementedError
+
     def migrate_disk_and_power_off(self, instance: Any, dest_host: str, flavor: dict) -> dict:
         raise NotImplementedError
 
@@ -63,6 +67,10 @@ class ComputeDriver:
         raise NotImplementedError
 
     def confirm_migration(self, instance: Any) -> None:
+        raise NotImplementedError
+
+    def revert_migration_at_destination(self, instance: Any) -> None:
+        """On the destination of a reverted resize: remove the new guest and its disks."""
         raise NotImplementedError
 
     def finish_revert_migration(self, instance: Any, power_on: bool) -> None:

@@ -26,14 +26,18 @@ class FakeDriver(driver.ComputeDriver):
         super().__init__(host)
         self._lock = concurrency.Lock()
         self.guests: dict[str, PowerState] = {}
+        # Guests moved away but kept until confirm or revert (libvirt's <dir>_resize).
+        self.resizing: dict[str, PowerState] = {}
         self._path = os.path.join(CONF.state_path, f"fake-guests-{host}.json")
 
     def init_host(self) -> None:
         try:
             with open(self._path) as f:
-                self.guests = {uuid: PowerState(p) for uuid, p in json.load(f).items()}
+                saved = json.load(f)
         except FileNotFoundError:
-            self.guests = {}
+            saved = {}
+        self.guests = {uuid: PowerState(p) for uuid, p in saved.get("guests", {}).items()}
+        self.resizing = {uuid: PowerState(p) for uuid, p in saved.get("resizing", {}).items()}
 
     def get_available_resource(self) -> HostResources:
         opts = CONF.fake_driver
@@ -76,6 +80,40 @@ class FakeDriver(driver.ComputeDriver):
         self._step("reboot")
         self._set(instance, PowerState.RUNNING)
 
+    def prep_resize(self, instance: Any, flavor: dict) -> None:
+        self._step("prep_resize")
+
+    def migrate_disk_and_power_off(self, instance: Any, dest_host: str, flavor: dict) -> dict:
+        self._step("migrate_disk_and_power_off")
+        with self._lock:
+            self.resizing[instance.uuid] = self.guests.pop(instance.uuid, PowerState.NOSTATE)
+            self._save()
+        return {"disk_format": "fake"}
+
+    def finish_migration(self, instance: Any, disk_info: dict, flavor: dict,
+                         power_on: bool) -> None:
+        self._step("finish_migration")
+        self._set(instance, PowerState.RUNNING if power_on else PowerState.SHUTDOWN)
+
+    def confirm_migration(self, instance: Any) -> None:
+        self._step("confirm_migration")
+        with self._lock:
+            self.resizing.pop(instance.uuid, None)
+            self._save()
+
+    def revert_migration_at_destination(self, instance: Any) -> None:
+        self._step("revert_migration_at_destination")
+        with self._lock:
+            self.guests.pop(instance.uuid, None)
+            self._save()
+
+    def finish_revert_migration(self, instance: Any, power_on: bool) -> None:
+        self._step("finish_revert_migration")
+        with self._lock:
+            self.resizing.pop(instance.uuid, None)
+            self.guests[instance.uuid] = PowerState.RUNNING if power_on else PowerState.SHUTDOWN
+            self._save()
+
     def get_info(self, instance: Any) -> PowerState:
         with self._lock:
             return self.guests.get(instance.uuid, PowerState.NOSTATE)
@@ -99,7 +137,8 @@ class FakeDriver(driver.ComputeDriver):
         os.makedirs(os.path.dirname(self._path), exist_ok=True)
         tmp = f"{self._path}.tmp"
         with open(tmp, "w") as f:
-            json.dump({uuid: int(state) for uuid, state in self.guests.items()}, f)
+            json.dump({"guests": {u: int(p) for u, p in self.guests.items()},
+                       "resizing": {u: int(p) for u, p in self.resizing.items()}}, f)
         os.replace(tmp, self._path)
 
 

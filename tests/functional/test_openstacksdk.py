@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.functional.fixtures import MEMBER_TOKEN
+from tests.functional.fixtures import ADMIN_TOKEN, MEMBER_TOKEN
 
 openstack = pytest.importorskip("openstack")
 
@@ -53,3 +53,41 @@ def test_server_lifecycle_through_openstacksdk(deployment):
     conn.compute.wait_for_delete(server, wait=30, interval=0.5)
     assert list(conn.compute.servers()) == []
     assert {f.name for f in conn.compute.flavors()} == {"m1.tiny"}
+
+
+def test_resize_and_migrate_through_openstacksdk(deployment):
+    dep = deployment
+    dep.start_controller()
+    for host in ("c1", "c2"):
+        dep.start(host, "compute", dep.compute_config(host))
+    dep.wait_computes_up(["c1", "c2"])
+    small, big = (dep.api("POST", "/flavors", json={"flavor": {
+        "name": name, "ram": ram, "vcpus": 1, "disk": 1, "id": None}}).json()["flavor"]["id"]
+        for name, ram in (("small", 256), ("big", 512)))
+    image_id = dep.add_image("cirros")
+
+    conn = _connect(dep, MEMBER_TOKEN)
+    server = conn.compute.create_server(name="sdk-vm", flavor_id=small, image_id=image_id,
+                                        networks="none")
+    server = conn.compute.wait_for_server(server, status="ACTIVE", wait=60, interval=0.5)
+
+    conn.compute.resize_server(server, big)
+    conn.compute.wait_for_server(server, status="VERIFY_RESIZE", wait=60, interval=0.5)
+    conn.compute.confirm_server_resize(server)
+    server = conn.compute.wait_for_server(server, status="ACTIVE", wait=60, interval=0.5)
+    assert server.flavor.original_name == "big"
+
+    conn.compute.resize_server(server, small)
+    conn.compute.wait_for_server(server, status="VERIFY_RESIZE", wait=60, interval=0.5)
+    conn.compute.revert_server_resize(server)
+    server = conn.compute.wait_for_server(server, status="ACTIVE", wait=60, interval=0.5)
+    assert server.flavor.original_name == "big"
+
+    admin = _connect(dep, ADMIN_TOKEN)
+    admin.compute.migrate_server(server)
+    admin.compute.wait_for_server(server, status="VERIFY_RESIZE", wait=60, interval=0.5)
+    admin.compute.confirm_server_resize(server)
+    admin.compute.wait_for_server(server, status="ACTIVE", wait=60, interval=0.5)
+
+    statuses = sorted(m.status for m in admin.compute.migrations(instance_uuid=server.id))
+    assert statuses == ["confirmed", "confirmed", "reverted"]

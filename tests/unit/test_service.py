@@ -17,7 +17,7 @@ from novalite.db import api as db
 
 
 @pytest.fixture
-def plane(in_process):
+def running(in_process):
     CONF.set_override("vcpus", 6, group="fake_driver")
     CONF.set_override("cpu_allocation_ratio", 2.5, group="compute")
     yield in_process
@@ -25,11 +25,11 @@ def plane(in_process):
     CONF.clear_override("cpu_allocation_ratio", group="compute")
 
 
-def test_compute_registers_and_reports_through_conductor(plane):
+def test_compute_registers_and_reports_through_conductor(running):
     ctxt = nl_context.get_admin_context()
     for svc in (conductor_cmd.make_service("ctl"), compute_cmd.make_service("cmp1")):
         svc.start()
-        plane.append(svc)
+        running.append(svc)
     services = {(s.binary, s.host): s for s in db.service_get_all(ctxt)}
     assert ("novalite-conductor", "ctl") in services
     compute_row = services[("novalite-compute", "cmp1")]
@@ -42,14 +42,14 @@ def test_compute_registers_and_reports_through_conductor(plane):
 
     # A second heartbeat bumps the report count.
     count = compute_row.report_count
-    plane[1].heartbeat()
+    running[1].heartbeat()
     assert db.service_get(ctxt, compute_row.id).report_count == count + 1
 
 
-def test_conductor_refuses_heartbeats_for_services_with_database_access(plane):
+def test_conductor_refuses_heartbeats_for_services_with_database_access(running):
     svc = conductor_cmd.make_service("ctl")
     svc.start()
-    plane.append(svc)
+    running.append(svc)
     from novalite.conductor import rpcapi
 
     with pytest.raises(Exception, match="novalite-compute"):
@@ -110,13 +110,13 @@ def test_launcher_stops_services_in_reverse_order_and_returns_zero():
         ("start", "a"),
         ("start", "b"),
         ("stop", "b"),
-        ("stop", "a"),
         ("wait", "b"),
+        ("stop", "a"),
         ("wait", "a"),
     ]
 
 
-def test_stop_finishes_the_message_in_flight(plane):
+def test_stop_finishes_the_message_in_flight(running):
     from novalite.manager import Manager
     from novalite.utils import concurrency
 

@@ -1,12 +1,16 @@
 """POST /servers/{server_id}/action: dispatch on the body's single key.
 
 Implemented here: os-start, os-stop, reboot {type: SOFT|HARD}, lock (with
-locked_reason from 2.73) and unlock. Any other key is Nova's 400 "There is no such
-action"; actions that later work adds (resize, migrate, ...) register in ACTIONS.
+locked_reason from 2.73), unlock, resize {flavorRef, OS-DCF:diskConfig},
+confirmResize (204), revertResize and migrate (a host from 2.56, administrators
+only). Any other key is Nova's 400 "There is no such action"; actions that later work
+adds register in ACTIONS.
 
 Each action answers 202 once the server already shows its new task_state (so clients'
 --wait loops see it), or 409 conflictingRequest when the server is locked, its host is
-down, or its state does not allow the action.
+down, or its state does not allow the action. Resize and migrate answer 400 for a bad
+flavor or host and 403 over quota; confirm and revert 400 when the server has no
+[finished] migration ("Instance has not been resized."), as Nova does.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from collections.abc import Callable
 from typing import Any
 
 import webob
+import webob.exc
 
 from novalite import exception
 from novalite.api import microversion, policy, util
@@ -74,12 +79,66 @@ def _unlock(req: util.Request, body: Any) -> webob.Response:
     return util.empty_response(202)
 
 
+def _resize(req: util.Request, body: Any) -> webob.Response:
+    util.validate(body, schemas.action_body("resize", schemas.RESIZE))
+    args = body["resize"]
+    disk_config = args.get("OS-DCF:diskConfig")
+    row = _server_for(req, server_policies.RESIZE)
+    try:
+        COMPUTE_API.resize(req.context, row.uuid, args["flavorRef"], instance=row,
+                           auto_disk_config=None if disk_config is None
+                           else disk_config == "AUTO")
+    except exception.FlavorNotFound as exc:
+        # An unknown or disabled flavor is the request's fault here, not a missing URL.
+        raise webob.exc.HTTPBadRequest(explanation=exc.format_message()) from None
+    return util.empty_response(202)
+
+
+def _migrate(req: util.Request, body: Any) -> webob.Response:
+    with_host = microversion.version_at_least(req, "2.56")
+    util.validate(body, schemas.action_body(
+        "migrate", schemas.MIGRATE_V256 if with_host else schemas.NULL_OR_EMPTY_OBJECT))
+    host = (body["migrate"] or {}).get("host") if with_host else None
+    # Nova looks the server up first (404), then asks the one rule that applies.
+    row = _server_for(req, server_policies.MIGRATE_HOST if host else server_policies.MIGRATE)
+    try:
+        COMPUTE_API.migrate(req.context, row.uuid, host=host, instance=row)
+    except exception.ComputeHostNotFound as exc:
+        raise webob.exc.HTTPBadRequest(explanation=exc.format_message()) from None
+    return util.empty_response(202)
+
+
+def _confirm_resize(req: util.Request, body: Any) -> webob.Response:
+    util.validate(body, schemas.action_body("confirmResize", schemas.NULL_OR_EMPTY_OBJECT))
+    row = _server_for(req, server_policies.CONFIRM_RESIZE)
+    try:
+        COMPUTE_API.confirm_resize(req.context, row.uuid, instance=row)
+    except exception.MigrationNotFoundByStatus:
+        raise webob.exc.HTTPBadRequest(explanation="Instance has not been resized.") from None
+    # 204, not 202: Nova keeps it for compatibility.
+    return util.empty_response(204)
+
+
+def _revert_resize(req: util.Request, body: Any) -> webob.Response:
+    util.validate(body, schemas.action_body("revertResize", schemas.NULL_OR_EMPTY_OBJECT))
+    row = _server_for(req, server_policies.REVERT_RESIZE)
+    try:
+        COMPUTE_API.revert_resize(req.context, row.uuid, instance=row)
+    except exception.MigrationNotFoundByStatus:
+        raise webob.exc.HTTPBadRequest(explanation="Instance has not been resized.") from None
+    return util.empty_response(202)
+
+
 ACTIONS: dict[str, ActionHandler] = {
     "os-start": _start,
     "os-stop": _stop,
     "reboot": _reboot,
     "lock": _lock,
     "unlock": _unlock,
+    "resize": _resize,
+    "migrate": _migrate,
+    "confirmResize": _confirm_resize,
+    "revertResize": _revert_resize,
 }
 
 

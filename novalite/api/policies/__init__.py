@@ -19,6 +19,7 @@ from novalite.api.policies import (
     images,
     instance_actions,
     limits,
+    migrations,
     servers,
     services,
 )
@@ -36,4 +37,5 @@ def list_rules() -> list[policy.RuleDefault]:
         limits.list_rules(),
         availability_zones.list_rules(),
         images.list_rules(),
+        migrations.list_rules(),
     ))

@@ -1,9 +1,11 @@
 """Policies for /servers, the server actions novalite implements, and server locks.
 
 Nova's current defaults (rule names included, so an operator's Nova policy.yaml keeps
-working): readers of a project see its servers, members act on them, administrators
-see every project's servers and the host fields. Every server rule is checked against
-the server's own project; another project's server is a 404 before any rule is asked.
+working): readers of a project see its servers, members act on them (resize, confirm
+and revert included), project managers may also cold migrate them, administrators
+see every project's servers and the host fields and may name a migration's host.
+Every server rule is checked against the server's own project; another project's
+server is a 404 before any rule is asked.
 """
 
 from __future__ import annotations
@@ -35,6 +37,11 @@ EXTENDED_ATTRIBUTES = "os_compute_api:os-extended-server-attributes"
 LOCK = "os_compute_api:os-lock-server:lock"
 UNLOCK = "os_compute_api:os-lock-server:unlock"
 UNLOCK_OVERRIDE = "os_compute_api:os-lock-server:unlock:unlock_override"
+RESIZE = SERVERS % "resize"
+CONFIRM_RESIZE = SERVERS % "confirm_resize"
+REVERT_RESIZE = SERVERS % "revert_resize"
+MIGRATE = "os_compute_api:os-migrate-server:migrate"
+MIGRATE_HOST = "os_compute_api:os-migrate-server:migrate:host"
 
 
 def _rule(name: str, check: str, description: str, method: str, path: str,
@@ -100,6 +107,19 @@ rules = [
     _rule(UNLOCK_OVERRIDE, base.ADMIN,
           "Unlock a server whatever locked it (an administrator's lock included).",
           "POST", _ACTION % "unlock"),
+    _rule(RESIZE, base.PROJECT_MEMBER_OR_ADMIN, "Resize a server to another flavor.",
+          "POST", _ACTION % "resize"),
+    _rule(CONFIRM_RESIZE, base.PROJECT_MEMBER_OR_ADMIN,
+          "Confirm a resize or cold migration (VERIFY_RESIZE).",
+          "POST", _ACTION % "confirmResize"),
+    _rule(REVERT_RESIZE, base.PROJECT_MEMBER_OR_ADMIN,
+          "Revert a resize or cold migration (VERIFY_RESIZE) to the source host.",
+          "POST", _ACTION % "revertResize"),
+    _rule(MIGRATE, base.PROJECT_MANAGER_OR_ADMIN,
+          "Cold migrate a server to a host the scheduler chooses (Nova 32.0.0 default: "
+          "project managers or administrators).", "POST", _ACTION % "migrate"),
+    _rule(MIGRATE_HOST, base.ADMIN,
+          "From 2.56: cold migrate a server to a named host.", "POST", _ACTION % "migrate"),
 ]
 
 

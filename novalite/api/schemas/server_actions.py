@@ -2,7 +2,8 @@
 
 An action body is one key, the action's name; its value is checked here. Nova has no
 schema for os-start, os-stop, unlock and (before 2.73) lock, and clients send `null`
-or `{}`: both are accepted, anything but an object or null is not.
+or `{}`: both are accepted, anything but an object or null is not. confirmResize,
+revertResize and migrate (before 2.56) accept `null` and `{}` only.
 """
 
 from __future__ import annotations
@@ -13,6 +14,28 @@ from typing import Any
 from novalite.api.schemas import common
 
 NULL_OR_OBJECT = {"type": ["object", "null"]}
+
+# confirmResize, revertResize and (before 2.56) migrate take no arguments: clients send
+# `null` or `{}`; anything inside the object is refused.
+NULL_OR_EMPTY_OBJECT = {"type": ["object", "null"], "properties": {},
+                        "additionalProperties": False}
+
+RESIZE = {
+    "type": "object",
+    "properties": {
+        "flavorRef": {"type": ["string", "integer"], "minLength": 1},
+        "OS-DCF:diskConfig": {"type": "string", "enum": ["AUTO", "MANUAL"]},
+    },
+    "required": ["flavorRef"],
+    "additionalProperties": False,
+}
+
+# 2.56: an optional destination host (null: the scheduler chooses).
+MIGRATE_V256 = {
+    "type": ["object", "null"],
+    "properties": {"host": {**common.HOSTNAME, "type": ["string", "null"]}},
+    "additionalProperties": False,
+}
 
 REBOOT = {
     "type": "object",
