@@ -9,19 +9,44 @@ hard-codes the range.
 History of what the implemented resources change (Nova's numbering; versions not listed
 change nothing in what novalite serves so far):
 
-* 2.1  - base API (os-services, os-hypervisors, versions).
+* 2.1  - base API: versions, servers and actions, flavors, limits, availability zones,
+         os-services, os-hypervisors, os-instance-actions, os-migrations.
+* 2.3  - servers: more OS-EXT-SRV-ATTR fields for admins.
+* 2.9  - servers: `locked`.
 * 2.11 - os-services: `forced_down` in service views; PUT /os-services/force-down.
+* 2.16 - servers: `host_status`.
+* 2.19 - servers: `description`.
+* 2.21 - os-instance-actions readable for deleted servers.
+* 2.23 - os-migrations: `migration_type`, `links`; GET /servers/{id}/migrations.
+* 2.26 - servers: `tags` (always empty).
 * 2.28 - os-hypervisors: `cpu_info` is a JSON object instead of a string.
 * 2.33 - os-hypervisors: `limit` and `marker` paging with `hypervisors_links`.
+* 2.37 - servers: `networks` required on create ("none", "auto" or a list).
+* 2.38 - servers: an invalid status filter is a 400.
+* 2.47 - servers: the flavor is embedded instead of linked.
+* 2.51 - os-instance-actions: events for everyone (tracebacks for admins).
 * 2.53 - os-services and os-hypervisors are addressed by uuid; PUT /os-services/{uuid}
          replaces the enable/disable/disable-log-reason/force-down actions;
          os-hypervisors gains `hypervisor_hostname_pattern` and `with_servers`, rejects
          unknown query parameters, and the /search and /servers sub-resources are gone.
-* 2.75 - os-hypervisors: `servers` is always present when `with_servers` is true.
+* 2.55 - flavors: `description`, PUT /flavors/{id}.
+* 2.56 - migrate: optional `host` (admin).
+* 2.57 - servers: no personality; limits: no file-injection keys.
+* 2.58 - os-instance-actions: paging and `updated_at`.
+* 2.59 - os-migrations: `uuid`, paging, `changes-since`.
+* 2.61 - flavors: `extra_specs` embedded.
+* 2.62 - os-instance-actions: `hostId` (and `host` for admins) on events.
+* 2.63 - servers: `trusted_image_certificates` (null).
+* 2.66 - `changes-before` on servers, instance actions and migrations.
+* 2.71 - servers: `server_groups` on show and update.
+* 2.73 - lock with `locked_reason`; `locked` filter and sort key.
+* 2.75 - servers: strict list query parameters, full view from PUT; os-hypervisors:
+         `servers` is always present when `with_servers` is true.
+* 2.80 - os-migrations: `user_id` and `project_id`.
 * 2.88 - os-hypervisors: the resource fields (vcpus, memory_mb, local_gb, their *_used,
          free_*, running_vms, current_workload, disk_available_least, cpu_info) are
          removed; show gains `uptime`; /os-hypervisors/statistics is gone.
-* 2.90 - maximum (server hostname fields; served by the servers handlers).
+* 2.90 - maximum: `OS-EXT-SRV-ATTR:hostname` for everyone; `hostname` on create/update.
 """
 
 from __future__ import annotations

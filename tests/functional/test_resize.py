@@ -207,3 +207,27 @@ def test_resize_confirms_itself_after_the_window(deployment):
     assert [m["status"] for m in migs] == ["confirmed"]
     assert _memory_used(dep) == {server["OS-EXT-SRV-ATTR:host"]: 1024}
 
+
+
+def test_destination_failure_ends_in_error_with_allocations_where_it_lives(deployment):
+    dep = deployment
+    dep.start_controller()
+    dep.start("c1", "compute", dep.compute_config("c1", **SIZE))
+    dep.wait_computes_up(["c1"])
+    flavors = {}
+    for name, ram in (("small", 512), ("big", 1024)):
+        flavors[name] = dep.api("POST", "/flavors", json={"flavor": {
+            "name": name, "ram": ram, "vcpus": 1, "disk": 1, "id": None}}).json()["flavor"]["id"]
+    sid = _boot(dep, flavors["small"], dep.add_image())["id"]
+    # The only other host cannot finish a resize.
+    dep.start("c2", "compute", dep.compute_config("c2", fail_operations="finish_migration",
+                                                  **SIZE))
+    dep.wait_computes_up(["c2"])
+
+    assert _act(dep, sid, {"resize": {"flavorRef": flavors["big"]}}) == 202
+    server = _stable(dep, sid, "ERROR")
+    assert server["OS-EXT-SRV-ATTR:host"] == "c2"
+    assert "finish_migration failure injected on c2" in server["fault"]["message"]
+    migs = dep.api("GET", f"/os-migrations?instance_uuid={sid}").json()["migrations"]
+    assert [m["status"] for m in migs] == ["error"]
+    assert _memory_used(dep) == {"c2": 1024}  # where it lives, with the flavor it has
