@@ -240,3 +240,25 @@ class ResizeError(Invalid):
 
 class CannotMigrateToSameHost(Invalid):
     msg_fmt = "Cannot migrate to the host where the server exists."
+
+
+class LiveMigrationAborted(NovaliteException):
+    msg_fmt = "Live migration of instance %(instance_uuid)s was aborted."
+
+
+class MigrationPreCheckError(NovaliteException):
+    msg_fmt = "Migration pre-check error: %(reason)s"
+    code = 400
+
+
+class InvalidMigrationState(Invalid):
+    """force_complete/abort on a migration not in a status that allows it (a 400)."""
+
+    msg_fmt = ("Migration %(migration_id)s state of instance %(instance_uuid)s is "
+               "%(state)s. Cannot %(method)s while the migration is in this state.")
+
+
+class UnableToMigrateToSelf(Invalid):
+    """os-migrateLive naming the host the server already runs on (a 400)."""
+
+    msg_fmt = "Unable to migrate instance (%(instance_id)s) to current host (%(host)s)."

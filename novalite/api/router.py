@@ -97,6 +97,10 @@ ROUTES: dict[str, dict[str, Handler]] = {
     "/v2.1/servers/{server_id}/migrations": {"GET": migrations.list_server_migrations},
     "/v2.1/servers/{server_id}/migrations/{migration_id}": {
         "GET": migrations.show_server_migration,
+        "DELETE": migrations.abort_server_migration,
+    },
+    "/v2.1/servers/{server_id}/migrations/{migration_id}/action": {
+        "POST": migrations.server_migration_action,
     },
 }
 

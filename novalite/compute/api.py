@@ -55,6 +55,13 @@ COMPUTE_BINARY = "novalite-compute"
 MULTI_INSTANCE_NAME_TEMPLATE = "%(name)s-%(count)d"
 GIB = 1024 ** 3
 _RESERVATION_CHARS = string.ascii_lowercase + string.digits
+# Nova's labels in the 409s of os-migrateLive, force_complete and the abort.
+LIVE_MIGRATE_LABEL = "os-migrateLive"
+FORCE_COMPLETE_LABEL = "force_complete"
+ABORT_LABEL = "abort live migration"
+# What an abort may also stop from 2.65: a live migration the source has not started.
+ABORTABLE_QUEUED: frozenset[states.MigrationStatus] = frozenset({
+    states.MigrationStatus.QUEUED, states.MigrationStatus.PREPARING})
 _PASSWORD_CHARS = "".join(c for c in string.ascii_letters + string.digits if c not in "0O1lI")
 
 
@@ -77,6 +84,9 @@ class Action(enum.StrEnum):
     MIGRATE = "migrate"
     CONFIRM_RESIZE = "confirmResize"
     REVERT_RESIZE = "revertResize"
+    LIVE_MIGRATION = "live-migration"
+    LIVE_MIGRATION_FORCE_COMPLETE = "live_migration_force_complete"
+    LIVE_MIGRATION_CANCEL = "live_migration_cancel"
 
 
 class LockedBy(enum.StrEnum):
@@ -569,6 +579,171 @@ class API:
         """Put the migration back to [finished] when the cast could not be sent."""
         return lambda: db.migration_undo_status(ctx, migration_id, status.value,
                                                 states.MigrationStatus.FINISHED.value)
+
+    # -- live migration (DESIGN §4) ------------------------------------------------
+
+    def live_migrate(self, ctx: RequestContext, instance_uuid: str, host: str | None = None,
+                     block_migration: bool | str = "auto", force: bool = False,
+                     instance: Any = None) -> Any:
+        """os-migrateLive: (active|paused, None) → (…, migrating), action
+        "live-migration" and the migration [accepted] in one transaction, then cast the
+        conductor's live_migrate_instance; returns the updated row.
+
+        The migration is created here rather than in the conductor (Nova creates it
+        there) so that the 202 already has a record to show, abort, or recover, and
+        concurrent requests cannot leave two. Refused, before anything changes: locked,
+        source compute down, wrong state (409, Nova's "Cannot 'os-migrateLive' ..."); a
+        named host with no enabled compute service (ComputeHostNotFound) or the current
+        host (UnableToMigrateToSelf), both 400s. block_migration is True, False or
+        "auto"; force (a host before 2.30, or force=true in 2.30-2.67) asks the
+        conductor to skip the scheduler's check of `host`.
+        """
+        row = instance if instance is not None else self.get(ctx, instance_uuid)
+        self._check_lock(ctx, row)
+        self._check_host_up(ctx, row)
+        if not states.transition("live_migrate").allows(row.vm_state, row.task_state):
+            raise self._invalid_state(LIVE_MIGRATE_LABEL, "live_migrate", row)
+        if host is not None:
+            self._check_live_destination(ctx, row, host)
+        flavor = dict(row.flavor or {})
+        created: list[Any] = []
+
+        def create_migration() -> None:
+            created.append(db.migration_create(ctx, {
+                "instance_uuid": row.uuid,
+                "migration_type": states.MigrationType.LIVE_MIGRATION.value,
+                "status": states.MigrationStatus.ACCEPTED.value,
+                "source_compute": row.host, "source_node": row.node,
+                "dest_compute": host, "old_flavor": flavor, "new_flavor": flavor}))
+
+        try:
+            updated = self._apply(ctx, row, Action.LIVE_MIGRATION, "live_migrate",
+                                  within=create_migration)
+        except exception.InstanceInvalidState as exc:
+            # A concurrent request won the race: Nova's label, not the action's name.
+            raise exception.InstanceInvalidState(
+                **{**exc.kwargs, "action": LIVE_MIGRATE_LABEL}) from None
+        migration = created[0]
+
+        def undo() -> None:
+            # Nobody can have picked the migration up: the cast never left.
+            db.migration_update(ctx, migration.id,
+                                {"status": states.MigrationStatus.ERROR.value},
+                                expected_status=[states.MigrationStatus.ACCEPTED.value])
+
+        self._cast(ctx, updated, "live_migrate",
+                   lambda inst: self.conductor.live_migrate_instance(
+                       ctx, inst, Migration.from_db(migration), block_migration, host,
+                       force),
+                   undo=undo)
+        return updated
+
+    @staticmethod
+    def _check_live_destination(ctx: RequestContext, row: Any, host: str) -> None:
+        """A named destination must be an enabled compute service other than the
+        server's own host (400s; whether it fits is the conductor's question)."""
+        try:
+            service = db.service_get_by_host_and_binary(ctx, host, COMPUTE_BINARY)
+        except exception.ServiceNotFound:
+            raise exception.ComputeHostNotFound(host=host) from None
+        if service.disabled:
+            raise exception.ComputeHostNotFound(host=host)
+        if host == row.host:
+            raise exception.UnableToMigrateToSelf(instance_id=row.uuid, host=host)
+
+    def force_complete_live_migration(self, ctx: RequestContext, instance_uuid: str,
+                                      migration_id: int | str,
+                                      instance: Any = None) -> Any:
+        """POST .../migrations/{id}/action force_complete (2.22): ask the source to
+        make the [running] live migration converge; returns the migration.
+
+        The server must be (active, migrating) and not locked (409, labelled
+        "force_complete" as Nova's); the migration this server's
+        (MigrationNotFoundForInstance), a live migration and [running]
+        (InvalidMigrationState, 400). Nothing changes state here: the source's monitor
+        reports the outcome on the migration.
+        """
+        row = instance if instance is not None else self.get(ctx, instance_uuid)
+        self._check_lock(ctx, row)
+        self._check_live_state(row, FORCE_COMPLETE_LABEL,
+                               vm_states={states.VmState.ACTIVE})
+        migration = self._live_migration_of(ctx, row, migration_id)
+        self._check_migration_status(row, migration, {states.MigrationStatus.RUNNING},
+                                     "force complete")
+        self._record_and_cast(ctx, row, Action.LIVE_MIGRATION_FORCE_COMPLETE,
+                              lambda inst: self.compute.live_migration_force_complete(
+                                  ctx, migration.source_compute, inst))
+        return migration
+
+    def abort_live_migration(self, ctx: RequestContext, instance_uuid: str,
+                             migration_id: int | str, allow_queued: bool = False,
+                             instance: Any = None) -> Any:
+        """DELETE .../migrations/{id} (2.24): ask the source to abort the live
+        migration; returns the migration.
+
+        The server must be in task_state migrating and not locked (409, labelled
+        "abort live migration" as Nova's). The migration must be this server's live
+        migration and [running], or with allow_queued (2.65) also [queued] or
+        [preparing] (400 otherwise). The source (which may not have started the
+        migration yet) cancels it, rolls back and marks it [cancelled].
+        """
+        row = instance if instance is not None else self.get(ctx, instance_uuid)
+        self._check_lock(ctx, row)
+        self._check_live_state(row, ABORT_LABEL, vm_states=None)
+        migration = self._live_migration_of(ctx, row, migration_id)
+        allowed = set(ABORTABLE_QUEUED if allow_queued else ()) | {
+            states.MigrationStatus.RUNNING}
+        self._check_migration_status(row, migration, allowed, "abort live migration")
+        self._record_and_cast(ctx, row, Action.LIVE_MIGRATION_CANCEL,
+                              lambda inst: self.compute.live_migration_abort(
+                                  ctx, migration.source_compute, inst, migration.id))
+        return migration
+
+    @staticmethod
+    def _live_migration_of(ctx: RequestContext, row: Any, migration_id: int | str) -> Any:
+        """The server's migration by its integer id, as Nova's URLs name it (a uuid or
+        other text is MigrationNotFoundForInstance too)."""
+        if not str(migration_id).isdigit():
+            raise exception.MigrationNotFoundForInstance(migration_id=migration_id,
+                                                         instance_id=row.uuid)
+        return db.migration_get_by_id_and_instance(ctx, int(migration_id), row.uuid)
+
+    @staticmethod
+    def _check_live_state(row: Any, label: str,
+                          vm_states: set[states.VmState] | None) -> None:
+        """(vm_state in vm_states, migrating), else Nova's 409 naming what is wrong."""
+        if vm_states is not None and row.vm_state not in vm_states:
+            raise exception.InstanceInvalidState(action=label, instance_uuid=row.uuid,
+                                                 attr="vm_state", state=row.vm_state)
+        if row.task_state != states.TaskState.MIGRATING:
+            raise exception.InstanceInvalidState(action=label, instance_uuid=row.uuid,
+                                                 attr="task_state", state=row.task_state)
+
+    @staticmethod
+    def _check_migration_status(row: Any, migration: Any,
+                                allowed: set[states.MigrationStatus], method: str) -> None:
+        """A live migration in one of `allowed`, else InvalidMigrationState (400). A
+        cold migration or resize never is one of them, which is Nova's answer too."""
+        if (migration.migration_type != states.MigrationType.LIVE_MIGRATION
+                or migration.status not in {status.value for status in allowed}):
+            raise exception.InvalidMigrationState(
+                migration_id=migration.id, instance_uuid=row.uuid, state=migration.status,
+                method=method)
+
+    def _record_and_cast(self, ctx: RequestContext, row: Any, action: Action,
+                         send: Callable[[Instance], None]) -> None:
+        """Record the action (as Nova does; it shows in os-instance-actions), then
+        cast; a cast that cannot be sent closes the action with an error."""
+        db.action_start(ctx, row.uuid, action)
+        try:
+            send(Instance.from_db(row))
+        except Exception:
+            LOG.exception("Casting %s for instance %s failed", action.value, row.uuid)
+            try:
+                db.action_finish(ctx, row.uuid, message="Error")
+            except exception.NovaliteException:
+                LOG.exception("Could not close action %s on %s", action.value, row.uuid)
+            raise
 
     # -- locks ----------------------------------------------------------------------
 

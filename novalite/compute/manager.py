@@ -15,6 +15,7 @@ from novalite import service
 from novalite.compute import rpcapi as compute_rpcapi
 from novalite.compute.build import BuildMixin
 from novalite.compute.delete import DeleteMixin
+from novalite.compute.live_migration import LiveMigrationMixin
 from novalite.compute.power import PowerMixin
 from novalite.compute.resize import ResizeMixin
 from novalite.conductor import rpcapi as conductor_rpcapi
@@ -32,8 +33,9 @@ INVENTORY_SETTINGS = ("cpu_allocation_ratio", "ram_allocation_ratio", "disk_allo
                       "reserved_host_memory_mb", "reserved_host_disk_mb", "reserved_host_cpus")
 
 
-class ComputeManager(BuildMixin, PowerMixin, ResizeMixin, DeleteMixin, Manager):
-    RPC_API_VERSION = "1.2"
+class ComputeManager(BuildMixin, PowerMixin, ResizeMixin, LiveMigrationMixin, DeleteMixin,
+                     Manager):
+    RPC_API_VERSION = "1.3"
 
     def __init__(self, host: str, driver: virt_driver.ComputeDriver | None = None) -> None:
         super().__init__(host)

@@ -6,6 +6,10 @@ Version history:
         terminate_instance
   1.2 - prep_resize, resize_instance, finish_resize, confirm_resize, revert_resize,
         finish_revert_resize
+  1.3 - check_can_live_migrate_destination, check_can_live_migrate_source,
+        pre_live_migration, live_migration, post_live_migration_at_destination,
+        rollback_live_migration_at_destination, live_migration_abort,
+        live_migration_force_complete
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ TOPIC = "compute"
 
 
 class ComputeAPI:
-    VERSION = "1.2"
+    VERSION = "1.3"
 
     def __init__(self) -> None:
         self.client = rpc.get_client(TOPIC, self.VERSION, version_cap=CONF.upgrade_levels.compute)
@@ -97,3 +101,50 @@ class ComputeAPI:
         """To the source: restore the old guest with the old flavor."""
         self._to(host, "1.2").cast(ctxt, "finish_revert_resize", instance=instance,
                                    migration=migration)
+
+    # -- live migration (1.3); DESIGN §4 ----------------------------------------------
+    def live_migration_abort(self, ctxt: RequestContext, host: str, instance: Instance,
+                             migration_id: int) -> None:
+        """To the source: abort the live migration (queued, preparing or running)."""
+        self._to(host, "1.3").cast(ctxt, "live_migration_abort", instance=instance,
+                                   migration_id=migration_id)
+
+    def live_migration_force_complete(self, ctxt: RequestContext, host: str,
+                                      instance: Instance) -> None:
+        """To the source: make the running live migration converge (pause the guest)."""
+        self._to(host, "1.3").cast(ctxt, "live_migration_force_complete", instance=instance)
+
+    def check_can_live_migrate_destination(self, ctxt: RequestContext, host: str,
+                                           instance: Instance,
+                                           block_migration: bool | str) -> dict:
+        """Call the destination, which calls the source; returns the migrate data."""
+        return self._to(host, "1.3").call(ctxt, "check_can_live_migrate_destination",
+                                          instance=instance, block_migration=block_migration)
+
+    def check_can_live_migrate_source(self, ctxt: RequestContext, host: str,
+                                      instance: Instance, dest_check_data: dict) -> dict:
+        return self._to(host, "1.3").call(ctxt, "check_can_live_migrate_source",
+                                          instance=instance, dest_check_data=dest_check_data)
+
+    def live_migration(self, ctxt: RequestContext, host: str, instance: Instance,
+                       migration: Migration, dest: str, migrate_data: dict) -> None:
+        """To the source: queue the migration in its live-migration pool."""
+        self._to(host, "1.3").cast(ctxt, "live_migration", instance=instance,
+                                   migration=migration, dest=dest, migrate_data=migrate_data)
+
+    def pre_live_migration(self, ctxt: RequestContext, host: str, instance: Instance,
+                           migrate_data: dict) -> dict:
+        return self._to(host, "1.3").call(ctxt, "pre_live_migration", instance=instance,
+                                          migrate_data=migrate_data)
+
+    def post_live_migration_at_destination(self, ctxt: RequestContext, host: str,
+                                           instance: Instance, migration: Migration,
+                                           migrate_data: dict) -> None:
+        self._to(host, "1.3").call(ctxt, "post_live_migration_at_destination",
+                                   instance=instance, migration=migration,
+                                   migrate_data=migrate_data)
+
+    def rollback_live_migration_at_destination(self, ctxt: RequestContext, host: str,
+                                               instance: Instance, migrate_data: dict) -> None:
+        self._to(host, "1.3").call(ctxt, "rollback_live_migration_at_destination",
+                                   instance=instance, migrate_data=migrate_data)

@@ -12,7 +12,7 @@ import logging
 from novalite import exception, rpc
 from novalite.compute import rpcapi as compute_rpcapi
 from novalite.conductor import build
-from novalite.conductor.tasks import migrate
+from novalite.conductor.tasks import live_migrate, migrate
 from novalite.context import RequestContext
 from novalite.db import allocations
 from novalite.db import api as db
@@ -29,7 +29,7 @@ COMPUTE_BINARY = "novalite-compute"
 
 
 class ConductorManager(Manager):
-    RPC_API_VERSION = "1.2"
+    RPC_API_VERSION = "1.3"
 
     def __init__(self, host: str) -> None:
         super().__init__(host)
@@ -74,6 +74,14 @@ class ConductorManager(Manager):
                        requested_host: str | None, migration_type: str) -> None:
         migrate.MigrationTask(ctxt, self.scheduler, self.compute, instance, flavor,
                               requested_host, migration_type).execute()
+
+    @rpc.expose
+    def live_migrate_instance(self, ctxt: RequestContext, instance: Instance,
+                              migration: Migration, block_migration: bool | str,
+                              requested_host: str | None, force: bool) -> None:
+        live_migrate.LiveMigrationTask(ctxt, self.scheduler, self.compute, instance,
+                                       migration, block_migration, requested_host,
+                                       force).execute()
 
     @rpc.expose
     def reschedule_resize(self, ctxt: RequestContext, instance: Instance, migration: Migration,

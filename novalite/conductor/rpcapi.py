@@ -7,6 +7,7 @@ Version history:
         instance_destroyed, instances_on_host
   1.2 - migrate_server (resize and cold migration), reschedule_resize, migration_update,
         revert_allocations, confirm_allocations, resizes_to_confirm
+  1.3 - live_migrate_instance, live_migration_progress
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ TOPIC = "conductor"
 
 
 class ConductorAPI:
-    VERSION = "1.2"
+    VERSION = "1.3"
 
     def __init__(self) -> None:
         self.client = rpc.get_client(TOPIC, self.VERSION,
@@ -137,3 +138,15 @@ class ConductorAPI:
         seconds ago; returns the instance uuids it confirmed."""
         return self._short("1.2").call(ctxt, "resizes_to_confirm", host=host,
                                        older_than=older_than)
+
+    # -- live migration (1.3) -------------------------------------------------------
+    def live_migrate_instance(self, ctxt: RequestContext, instance: Instance,
+                              migration: Migration, block_migration: bool | str,
+                              requested_host: str | None, force: bool) -> None:
+        """Start a live migration. The API has already moved the instance to
+        (active|paused, migrating) and created the migration [accepted].
+        block_migration: True, False or "auto"; force: skip the scheduler's check of
+        requested_host (2.30-2.67)."""
+        self.client.prepare(version="1.3").cast(
+            ctxt, "live_migrate_instance", instance=instance, migration=migration,
+            block_migration=block_migration, requested_host=requested_host, force=force)

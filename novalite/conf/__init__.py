@@ -7,11 +7,22 @@ why novalite uses the global object rather than a private ConfigOpts.
 
 from oslo_config import cfg
 
-from novalite.conf import api, base, compute, database, image, quota, rpc, scheduler
+from novalite.conf import (
+    api,
+    base,
+    compute,
+    conductor,
+    database,
+    image,
+    libvirt,
+    quota,
+    rpc,
+    scheduler,
+)
 
 CONF = cfg.CONF
 
-_MODULES = (base, database, api, compute, scheduler, image, quota, rpc)
+_MODULES = (base, database, api, conductor, compute, scheduler, image, quota, libvirt, rpc)
 
 for _module in _MODULES:
     _module.register_opts(CONF)

@@ -26,6 +26,12 @@ compute_opts = [
         help="Seconds between reports of the hypervisor's resources to the conductor.",
     ),
     cfg.IntOpt(
+        "max_concurrent_live_migrations",
+        default=1,
+        min=1,
+        help="Live migrations this host sends at once; more wait in [queued].",
+    ),
+    cfg.IntOpt(
         "resize_confirm_window",
         default=0,
         min=0,
@@ -67,6 +73,18 @@ fake_driver_opts = [
         "(operations: spawn, destroy, power_on, power_off, reboot, prep_resize, "
         "migrate_disk_and_power_off, finish_migration, confirm_migration, "
         "revert_migration_at_destination, finish_revert_migration).",
+    ),
+    cfg.FloatOpt(
+        "live_migration_seconds",
+        default=0.0,
+        min=0.0,
+        help="How long a fake live migration takes to copy the guest's memory.",
+    ),
+    cfg.BoolOpt(
+        "live_migration_converges",
+        default=True,
+        help="False: the guest dirties memory faster than it is copied, so a live "
+        "migration only ends when forced to complete, aborted, or timed out.",
     ),
     cfg.ListOpt(
         "fail_operations",

@@ -16,6 +16,7 @@ from concurrent import futures
 from typing import Any
 
 Event = threading.Event
+futures = futures  # re-exported: callers type their pools without importing it
 Lock = threading.Lock
 RLock = threading.RLock
 

@@ -28,6 +28,8 @@ class FakeDriver(driver.ComputeDriver):
         self.guests: dict[str, PowerState] = {}
         # Guests moved away but kept until confirm or revert (libvirt's <dir>_resize).
         self.resizing: dict[str, PowerState] = {}
+        # Live migrations in progress from this host: their abort and force flags.
+        self._live: dict[str, dict[str, bool]] = {}
         self._path = os.path.join(CONF.state_path, f"fake-guests-{host}.json")
 
     def init_host(self) -> None:
@@ -112,6 +114,86 @@ class FakeDriver(driver.ComputeDriver):
         with self._lock:
             self.resizing.pop(instance.uuid, None)
             self.guests[instance.uuid] = PowerState.RUNNING if power_on else PowerState.SHUTDOWN
+            self._save()
+
+    # -- live migration ------------------------------------------------------------
+    def check_can_live_migrate_destination(self, instance: Any, block_migration: Any) -> dict:
+        self._step("check_can_live_migrate_destination")
+        return {"dest_host": self.host, "migration_address": _host_ip(),
+                "shared_storage": False, "block_migration": block_migration}
+
+    def check_can_live_migrate_source(self, instance: Any, dest_check_data: dict) -> dict:
+        self._step("check_can_live_migrate_source")
+        requested = dest_check_data.get("block_migration", "auto")
+        shared = dest_check_data.get("shared_storage", False)
+        if requested is True and shared:
+            raise exception.Invalid(reason="block migration with shared storage")
+        block = (not shared) if requested == "auto" else bool(requested)
+        return {**dest_check_data, "block_migration": block}
+
+    def pre_live_migration(self, instance: Any, migrate_data: dict) -> dict:
+        self._step("pre_live_migration")
+        return migrate_data
+
+    def live_migration(self, instance: Any, dest: str, migrate_data: dict,
+                       progress: Any) -> None:
+        """Copy memory (and disk for a block migration) over live_migration_seconds,
+        reporting progress; a non-converging guest keeps dirtying memory until it is
+        forced (paused) or aborted."""
+        self._step("live_migration")
+        flavor = instance.flavor or {}
+        memory = int(flavor.get("memory_mb", 0)) * 2**20
+        disk = int(flavor.get("root_gb", 0)) * 2**30 if migrate_data.get("block_migration") else 0
+        flags = self._live[instance.uuid] = {"abort": False, "force": False}
+        try:
+            seconds = CONF.fake_driver.live_migration_seconds
+            step = 0.05
+            rounds = max(1, int(seconds / step))
+            done = 0
+            while True:
+                if flags["abort"]:
+                    raise exception.LiveMigrationAborted(instance_uuid=instance.uuid)
+                converges = CONF.fake_driver.live_migration_converges or flags["force"]
+                if flags["force"]:
+                    done = rounds
+                elif done < rounds:
+                    done += 1
+                fraction = done / rounds
+                if not converges:
+                    fraction = min(fraction, 0.9)  # dirtied again as fast as it is copied
+                progress({"memory_total": memory, "memory_processed": int(memory * fraction),
+                          "memory_remaining": memory - int(memory * fraction),
+                          "disk_total": disk, "disk_processed": int(disk * fraction),
+                          "disk_remaining": disk - int(disk * fraction)})
+                if fraction >= 1:
+                    return
+                concurrency.sleep(step)
+        finally:
+            self._live.pop(instance.uuid, None)
+
+    def live_migration_abort(self, instance: Any) -> None:
+        if instance.uuid in self._live:
+            self._live[instance.uuid]["abort"] = True
+
+    def live_migration_force_complete(self, instance: Any) -> None:
+        if instance.uuid in self._live:
+            self._live[instance.uuid]["force"] = True
+
+    def post_live_migration(self, instance: Any, migrate_data: dict) -> None:
+        self._step("post_live_migration")
+        with self._lock:
+            self.guests.pop(instance.uuid, None)
+            self._save()
+
+    def post_live_migration_at_destination(self, instance: Any, migrate_data: dict) -> None:
+        self._step("post_live_migration_at_destination")
+        self._set(instance, PowerState.PAUSED if instance.vm_state == "paused"
+                  else PowerState.RUNNING)
+
+    def rollback_live_migration_at_destination(self, instance: Any, migrate_data: dict) -> None:
+        self._step("rollback_live_migration_at_destination")
+        with self._lock:
+            self.guests.pop(instance.uuid, None)
             self._save()
 
     def get_info(self, instance: Any) -> PowerState:

@@ -11,6 +11,12 @@ project_id), administrators anyone's; only administrators see the host fields.
 /servers/{id}/migrations (2.23) lists a server's unfinished *live* migrations only,
 with their memory/disk progress; showing one is 404 unless it is a live migration that
 is queued, preparing, running or post-migrating (Nova's rules and messages).
+
+POST /servers/{id}/migrations/{mid}/action {"force_complete": null} (2.22) and DELETE
+/servers/{id}/migrations/{mid} (2.24; 2.65 also while queued or preparing) ask the
+source host to force a running live migration to complete or to abort it: 202, 409
+when the server is locked or not migrating, 400 for a migration in the wrong status.
+An unknown migration is a 404 for the abort but a 400 for force_complete, as in Nova.
 """
 
 from __future__ import annotations
@@ -151,3 +157,35 @@ def show_server_migration(req: util.Request) -> webob.Response:
                         f"progress.")
     return util.json_response({"migration": views.server_migration(req, migration,
                                                                    show_hosts=True)})
+
+
+def _require(req: util.Request, version: str) -> None:
+    """Below `version` the method does not exist: Nova's 404."""
+    if not microversion.version_at_least(req, version):
+        raise webob.exc.HTTPNotFound(explanation="The resource could not be found.")
+
+
+def server_migration_action(req: util.Request) -> webob.Response:
+    """POST /servers/{server_id}/migrations/{migration_id}/action (2.22): the only
+    action is {"force_complete": null}."""
+    _require(req, "2.22")
+    util.read_json_body(req, schemas.FORCE_COMPLETE)
+    row = _server(req, mig_policies.SERVER_FORCE_COMPLETE)
+    try:
+        COMPUTE_API.force_complete_live_migration(req.context, row.uuid,
+                                                  req.urlvars["migration_id"], instance=row)
+    except exception.MigrationNotFoundForInstance as exc:
+        # Nova answers 400 here (and 404 for the same migration in a DELETE).
+        raise webob.exc.HTTPBadRequest(explanation=exc.format_message()) from None
+    return util.empty_response(202)
+
+
+def abort_server_migration(req: util.Request) -> webob.Response:
+    """DELETE /servers/{server_id}/migrations/{migration_id} (2.24): abort a running
+    live migration; from 2.65 a queued or preparing one too."""
+    _require(req, "2.24")
+    row = _server(req, mig_policies.SERVER_DELETE)
+    COMPUTE_API.abort_live_migration(
+        req.context, row.uuid, req.urlvars["migration_id"],
+        allow_queued=microversion.version_at_least(req, "2.65"), instance=row)
+    return util.empty_response(202)

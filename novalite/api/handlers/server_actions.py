@@ -2,14 +2,17 @@
 
 Implemented here: os-start, os-stop, reboot {type: SOFT|HARD}, lock (with
 locked_reason from 2.73), unlock, resize {flavorRef, OS-DCF:diskConfig},
-confirmResize (204), revertResize and migrate (a host from 2.56, administrators
-only). Any other key is Nova's 400 "There is no such action"; actions that later work
-adds register in ACTIONS.
+confirmResize (204), revertResize, migrate (a host from 2.56, administrators only)
+and os-migrateLive (project managers; a host for administrators only; the body per
+microversion as Nova's: 2.1 host/block_migration/disk_over_commit, 2.25
+block_migration "auto" and no disk_over_commit, 2.30-2.67 an optional force). Any
+other key is Nova's 400 "There is no such action"; actions that later work adds
+register in ACTIONS.
 
 Each action answers 202 once the server already shows its new task_state (so clients'
 --wait loops see it), or 409 conflictingRequest when the server is locked, its host is
-down, or its state does not allow the action. Resize and migrate answer 400 for a bad
-flavor or host and 403 over quota; confirm and revert 400 when the server has no
+down, or its state does not allow the action. Resize and (live) migrate answer 400 for
+a bad flavor or host and 403 over quota; confirm and revert 400 when the server has no
 [finished] migration ("Instance has not been resized."), as Nova does.
 """
 
@@ -129,6 +132,46 @@ def _revert_resize(req: util.Request, body: Any) -> webob.Response:
     return util.empty_response(202)
 
 
+def _live_migrate_args(req: util.Request, args: dict[str, Any]) -> tuple[
+        str | None, bool | str, bool]:
+    """(host, block_migration, force) from a schema-checked os-migrateLive value.
+
+    Before 2.30 naming a host means a forced move (no scheduler check), as in Nova;
+    2.30-2.67 take force from the body (true without a host is a 400); from 2.68 the
+    scheduler always checks the host. disk_over_commit (before 2.25) is accepted and
+    ignored: novalite's disk checks do not depend on it.
+    """
+    host = args.get("host")
+    block = args["block_migration"]
+    block_migration: bool | str = "auto" if block == "auto" else schemas.to_bool(block)
+    if not microversion.version_at_least(req, "2.30"):
+        return host, block_migration, host is not None
+    if microversion.version_at_least(req, "2.68"):
+        return host, block_migration, False
+    force = schemas.to_bool(args.get("force", False))
+    if force and not host:
+        raise exception.ValidationError(
+            message="Can't force to a non-provided destination: force is true but no "
+                    "host is given.")
+    return host, block_migration, force
+
+
+def _migrate_live(req: util.Request, body: Any) -> webob.Response:
+    version = req.api_version
+    util.validate(body, schemas.action_body(
+        "os-migrateLive", schemas.migrate_live((version.major, version.minor))))
+    host, block_migration, force = _live_migrate_args(req, body["os-migrateLive"])
+    # As for migrate: the server first (404), then the one rule that applies.
+    row = _server_for(req, server_policies.MIGRATE_LIVE_HOST if host
+                      else server_policies.MIGRATE_LIVE)
+    try:
+        COMPUTE_API.live_migrate(req.context, row.uuid, host=host,
+                                 block_migration=block_migration, force=force, instance=row)
+    except exception.ComputeHostNotFound as exc:
+        raise webob.exc.HTTPBadRequest(explanation=exc.format_message()) from None
+    return util.empty_response(202)
+
+
 ACTIONS: dict[str, ActionHandler] = {
     "os-start": _start,
     "os-stop": _stop,
@@ -139,6 +182,7 @@ ACTIONS: dict[str, ActionHandler] = {
     "migrate": _migrate,
     "confirmResize": _confirm_resize,
     "revertResize": _revert_resize,
+    "os-migrateLive": _migrate_live,
 }
 
 

@@ -3,7 +3,9 @@
 Nova's defaults since 32.0.0 (rule names included, so a Nova policy.yaml keeps
 working): project managers may list migrations, of their own project only; listing
 every project's and seeing the host fields (source/destination compute, node, host)
-is for administrators, and so is showing one in-progress live migration.
+is for administrators, and so is showing one in-progress live migration. Project
+managers may force a live migration of their project's servers to complete, or abort
+it.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ SERVER_MIGRATIONS = "os_compute_api:servers:migrations:%s"
 SERVER_INDEX = SERVER_MIGRATIONS % "index"
 SERVER_INDEX_HOST = SERVER_MIGRATIONS % "index:host"
 SERVER_SHOW = SERVER_MIGRATIONS % "show"
+SERVER_FORCE_COMPLETE = SERVER_MIGRATIONS % "force_complete"
+SERVER_DELETE = SERVER_MIGRATIONS % "delete"
 
 
 def _rule(name: str, check: str, description: str, method: str,
@@ -49,6 +53,12 @@ rules = [
     _rule(SERVER_SHOW, base.ADMIN,
           "From 2.23: show one in-progress live migration of a server.",
           "GET", "/servers/{server_id}/migrations/{migration_id}"),
+    _rule(SERVER_FORCE_COMPLETE, base.PROJECT_MANAGER_OR_ADMIN,
+          "From 2.22: force a running live migration of a server to complete.",
+          "POST", "/servers/{server_id}/migrations/{migration_id}/action (force_complete)"),
+    _rule(SERVER_DELETE, base.PROJECT_MANAGER_OR_ADMIN,
+          "From 2.24: abort a live migration of a server (2.65: also queued or preparing).",
+          "DELETE", "/servers/{server_id}/migrations/{migration_id}"),
 ]
 
 

@@ -2,7 +2,7 @@
 
 Nova's current defaults (rule names included, so an operator's Nova policy.yaml keeps
 working): readers of a project see its servers, members act on them (resize, confirm
-and revert included), project managers may also cold migrate them, administrators
+and revert included), project managers may also cold and live migrate them, administrators
 see every project's servers and the host fields and may name a migration's host.
 Every server rule is checked against the server's own project; another project's
 server is a 404 before any rule is asked.
@@ -42,6 +42,8 @@ CONFIRM_RESIZE = SERVERS % "confirm_resize"
 REVERT_RESIZE = SERVERS % "revert_resize"
 MIGRATE = "os_compute_api:os-migrate-server:migrate"
 MIGRATE_HOST = "os_compute_api:os-migrate-server:migrate:host"
+MIGRATE_LIVE = "os_compute_api:os-migrate-server:migrate_live"
+MIGRATE_LIVE_HOST = "os_compute_api:os-migrate-server:migrate_live:host"
 
 
 def _rule(name: str, check: str, description: str, method: str, path: str,
@@ -120,6 +122,11 @@ rules = [
           "project managers or administrators).", "POST", _ACTION % "migrate"),
     _rule(MIGRATE_HOST, base.ADMIN,
           "From 2.56: cold migrate a server to a named host.", "POST", _ACTION % "migrate"),
+    _rule(MIGRATE_LIVE, base.PROJECT_MANAGER_OR_ADMIN,
+          "Live migrate a server to a host the scheduler chooses (Nova 32.0.0 default: "
+          "project managers or administrators).", "POST", _ACTION % "os-migrateLive"),
+    _rule(MIGRATE_LIVE_HOST, base.ADMIN,
+          "Live migrate a server to a named host.", "POST", _ACTION % "os-migrateLive"),
 ]
 
 

@@ -55,3 +55,12 @@ def list_query(version: str) -> dict[str, Any]:
     if minor >= 59:
         return LIST_QUERY_V259
     return LIST_QUERY_V21
+
+
+# POST /servers/{server_id}/migrations/{migration_id}/action (2.22): the only action.
+FORCE_COMPLETE: dict[str, Any] = {
+    "type": "object",
+    "properties": {"force_complete": {"type": "null"}},
+    "required": ["force_complete"],
+    "additionalProperties": False,
+}

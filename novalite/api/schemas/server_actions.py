@@ -73,3 +73,61 @@ def instance_actions_query(version: str) -> dict[str, Any]:
     if (major, minor) >= (2, 66):
         props["changes-before"] = common.single({"type": "string"})
     return {"type": "object", "properties": props, "additionalProperties": False}
+
+
+# -- os-migrateLive ----------------------------------------------------------------------
+# Nova's boolean parameter: JSON booleans and the strings its parser reads as them.
+BOOLEAN_PARAMETER: dict[str, Any] = {
+    "type": ["boolean", "string"],
+    "enum": [True, "True", "TRUE", "true", "1", "ON", "On", "on", "YES", "Yes", "yes",
+             False, "False", "FALSE", "false", "0", "OFF", "Off", "off", "NO", "No", "no"],
+}
+_LIVE_HOST = {**common.HOSTNAME, "type": ["string", "null"]}
+
+# 2.1-2.24: host (null: the scheduler chooses), block_migration and disk_over_commit,
+# all three required.
+MIGRATE_LIVE_V21: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "host": _LIVE_HOST,
+        "block_migration": BOOLEAN_PARAMETER,
+        "disk_over_commit": BOOLEAN_PARAMETER,
+    },
+    "required": ["block_migration", "disk_over_commit", "host"],
+    "additionalProperties": False,
+}
+
+# 2.25: block_migration may be "auto" (the source and destination decide);
+# disk_over_commit is gone (refused as an unknown key). host stays required, as in Nova.
+MIGRATE_LIVE_V225: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "host": _LIVE_HOST,
+        "block_migration": {**BOOLEAN_PARAMETER,
+                            "enum": [*BOOLEAN_PARAMETER["enum"], "auto"]},
+    },
+    "required": ["block_migration", "host"],
+    "additionalProperties": False,
+}
+
+# 2.30-2.67: an optional force (skip the scheduler's check of host). 2.68 drops it.
+MIGRATE_LIVE_V230: dict[str, Any] = {
+    **MIGRATE_LIVE_V225,
+    "properties": {**MIGRATE_LIVE_V225["properties"], "force": BOOLEAN_PARAMETER},
+}
+
+
+def migrate_live(version: tuple[int, int]) -> dict[str, Any]:
+    """The os-migrateLive value schema at microversion (2, minor)."""
+    if version < (2, 25):
+        return MIGRATE_LIVE_V21
+    if (2, 30) <= version < (2, 68):
+        return MIGRATE_LIVE_V230
+    return MIGRATE_LIVE_V225
+
+
+def to_bool(value: bool | str) -> bool:
+    """A schema-checked BOOLEAN_PARAMETER value as a bool."""
+    if isinstance(value, bool):
+        return value
+    return value.lower() in ("true", "1", "on", "yes")

@@ -179,7 +179,7 @@ def test_bad_reboot_bodies_are_400(server_env: Env, body: dict) -> None:
 # -- dispatch --------------------------------------------------------------------------
 
 @pytest.mark.parametrize("body", [
-    {"os-migrateLive": {"host": None}}, {"frobnicate": None}, {"resizeServer": None},
+    {"evacuate": {"host": None}}, {"frobnicate": None}, {"resizeServer": None},
 ])
 def test_unknown_actions_are_400(server_env: Env, body: dict) -> None:
     server_id = running_server(server_env)
