@@ -262,3 +262,7 @@ class UnableToMigrateToSelf(Invalid):
     """os-migrateLive naming the host the server already runs on (a 400)."""
 
     msg_fmt = "Unable to migrate instance (%(instance_id)s) to current host (%(host)s)."
+
+
+class MigrationError(NovaliteException):
+    msg_fmt = "Migration error: %(reason)s"

@@ -27,6 +27,8 @@ LOG = logging.getLogger(__name__)
 
 EVENT = "compute_live_migration"
 PROGRESS_INTERVAL = 0.2  # seconds between progress writes onto the migration
+DEST_WATCH_INTERVAL = 1.0  # seconds between pings of the destination while running
+DEST_CLEANUP_WAIT = 10.0  # seconds to wait for the destination's clean-up
 
 
 class LiveMigrationMixin:
@@ -95,8 +97,15 @@ class LiveMigrationMixin:
                 raise exception.LiveMigrationAborted(instance_uuid=instance.uuid)
             migration = self.conductor.migration_update(
                 ctxt, migration.id, {"status": MS.RUNNING.value}, [MS.PREPARING.value])
-            monitor = _Monitor(self, ctxt, instance, migration)
-            self.driver.live_migration(instance, dest, migrate_data, monitor)
+            monitor = _Monitor(self, ctxt, instance, migration, dest)
+            try:
+                self.driver.live_migration(instance, dest, migrate_data, monitor)
+            except exception.LiveMigrationAborted:
+                if monitor.failure is not None:  # aborted by us, for a reason to report
+                    raise monitor.failure from None
+                raise
+            finally:
+                monitor.stop()
         except Exception as exc:
             self._rollback_live_migration(ctxt, instance, migration, dest, migrate_data, exc)
             return
@@ -130,10 +139,14 @@ class LiveMigrationMixin:
             LOG.warning("Live migration of %s failed: %s", instance.uuid,
                         steps.message_of(exc))
         try:
-            self.compute.rollback_live_migration_at_destination(ctxt, dest, instance,
-                                                                migrate_data)
-        except Exception:
-            LOG.exception("Cleaning the destination of %s failed", instance.uuid)
+            self.compute.rollback_live_migration_at_destination(
+                ctxt, dest, instance, migrate_data, wait=DEST_CLEANUP_WAIT)
+        except Exception as err:
+            # Most likely the destination is down: leave the clean-up in its queue.
+            LOG.warning("Cleaning the destination %s of %s did not answer (%s); it will "
+                        "run when %s is back", dest, instance.uuid, type(err).__name__, dest)
+            steps.safely(self.compute.rollback_live_migration_at_destination, ctxt, dest,
+                         instance, migrate_data)
         status = MS.CANCELLED if aborted else MS.FAILED
         self._fail(ctxt, instance, migration, exc, status, "live_migrate_rollback")
 
@@ -170,12 +183,36 @@ class _Monitor:
     every PROGRESS_INTERVAL) and applies the completion timeout."""
 
     def __init__(self, manager: LiveMigrationMixin, ctxt: RequestContext, instance: Instance,
-                 migration: Migration) -> None:
+                 migration: Migration, dest: str) -> None:
         self.manager, self.ctxt = manager, ctxt
-        self.instance, self.migration = instance, migration
+        self.instance, self.migration, self.dest = instance, migration, dest
         self.started = time.monotonic()
         self.last_write = 0.0
         self.timed_out = False
+        # Set when the migration must fail rather than end as the driver says.
+        self.failure: Exception | None = None
+        self._stopped = concurrency.Event()
+        self._watch = concurrency.spawn(self._watch_destination, name="live-migration-watch")
+
+    def _watch_destination(self) -> None:
+        """A destination that stops answering aborts the migration: the guest keeps
+        running on the source instead of being handed to a dead host."""
+        misses = 0
+        while not self._stopped.wait(DEST_WATCH_INTERVAL):
+            try:
+                self.manager.compute.ping(self.ctxt, self.dest, timeout=DEST_WATCH_INTERVAL)
+                misses = 0
+            except Exception:
+                misses += 1
+                if misses >= 2 and self.failure is None:
+                    LOG.warning("Destination %s stopped answering; aborting the live "
+                                "migration of %s", self.dest, self.instance.uuid)
+                    self.failure = exception.MigrationError(
+                        reason=f"the destination {self.dest} stopped answering")
+                    self.manager.driver.live_migration_abort(self.instance)
+
+    def stop(self) -> None:
+        self._stopped.set()
 
     def timeout(self, stats: dict) -> float:
         per_gib = CONF.libvirt.live_migration_completion_timeout

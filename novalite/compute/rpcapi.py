@@ -145,6 +145,14 @@ class ComputeAPI:
                                    migrate_data=migrate_data)
 
     def rollback_live_migration_at_destination(self, ctxt: RequestContext, host: str,
-                                               instance: Instance, migrate_data: dict) -> None:
-        self._to(host, "1.3").call(ctxt, "rollback_live_migration_at_destination",
-                                   instance=instance, migrate_data=migrate_data)
+                                               instance: Instance, migrate_data: dict,
+                                               wait: float | None = None) -> None:
+        """Clean the destination. wait=None: a cast, done whenever that host runs again;
+        otherwise a call that waits up to `wait` seconds."""
+        if wait is None:
+            self._to(host, "1.3").cast(ctxt, "rollback_live_migration_at_destination",
+                                       instance=instance, migrate_data=migrate_data)
+            return
+        self.client.prepare(server=host, version="1.3", timeout=wait).call(
+            ctxt, "rollback_live_migration_at_destination", instance=instance,
+            migrate_data=migrate_data)

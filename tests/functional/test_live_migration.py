@@ -116,3 +116,23 @@ def test_progress_force_complete_and_abort(deployment):
     assert (server["status"], server["OS-EXT-SRV-ATTR:host"]) == ("ACTIVE", here)
     assert _migrations(dep, sid)[-1]["status"] == "cancelled"
     assert _memory_used(dep) == {here: 512}
+
+
+def test_destination_killed_mid_way_rolls_back_to_the_source(deployment):
+    import signal
+
+    dep = deployment
+    flavor, image = _setup(dep, live_migration_seconds=2, live_migration_converges=False)
+    sid = _boot(dep, flavor, image)["id"]
+    source = dep.server(sid)["OS-EXT-SRV-ATTR:host"]
+    dest = next(h for h in HOSTS if h != source)
+    assert _live(dep, sid, {"host": dest, "block_migration": "auto"}) == 202
+    wait_for(lambda: _migrations(dep, sid)[-1]["status"] == "running", 15,
+             interval=0.05, what="migration running")
+    dep.signal(dest, signal.SIGKILL)
+    server = _settled(dep, sid)
+    assert (server["status"], server["OS-EXT-SRV-ATTR:host"]) == ("ACTIVE", source)
+    assert _migrations(dep, sid)[-1]["status"] == "failed"
+    assert "stopped answering" in server.get("fault", {}).get("message", "") or \
+        "stopped answering" in dep.log(source)
+    assert _memory_used(dep) == {source: 512}

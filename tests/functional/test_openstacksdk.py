@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.functional.fixtures import ADMIN_TOKEN, MEMBER_TOKEN
+from tests.functional.fixtures import ADMIN_TOKEN, MEMBER_TOKEN, wait_for
 
 openstack = pytest.importorskip("openstack")
 
@@ -91,3 +91,45 @@ def test_resize_and_migrate_through_openstacksdk(deployment):
 
     statuses = sorted(m.status for m in admin.compute.migrations(instance_uuid=server.id))
     assert statuses == ["confirmed", "confirmed", "reverted"]
+
+
+def test_live_migration_through_openstacksdk(deployment):
+    dep = deployment
+    dep.start_controller()
+    for host in ("c1", "c2", "c3"):
+        dep.start(host, "compute", dep.compute_config(host, live_migration_seconds=2,
+                                                      live_migration_converges=False))
+    dep.wait_computes_up(["c1", "c2", "c3"])
+    flavor_id = dep.api("POST", "/flavors", json={"flavor": {
+        "name": "m1.tiny", "ram": 256, "vcpus": 1, "disk": 1, "id": None}}).json()["flavor"]["id"]
+    image_id = dep.add_image("cirros")
+    admin = _connect(dep, ADMIN_TOKEN)
+    server = admin.compute.create_server(name="sdk-vm", flavor_id=flavor_id,
+                                         image_id=image_id, networks="none")
+    server = admin.compute.wait_for_server(server, status="ACTIVE", wait=60, interval=0.5)
+    source = server.compute_host
+    target = next(h for h in ("c1", "c2", "c3") if h != source)
+
+    def running():
+        migs = list(admin.compute.server_migrations(server))
+        return migs[0] if migs and migs[0].status == "running" else None
+
+    # Never converges: force it to complete.
+    admin.compute.live_migrate_server(server, host=target, block_migration=True)
+    migration = wait_for(running, 20, interval=0.1, what="a running migration")
+    shown = admin.compute.get_server_migration(migration, server)
+    assert shown.dest_compute == target
+    admin.compute.force_complete_server_migration(migration, server)
+    wait_for(lambda: admin.compute.get_server(server.id).compute_host == target
+             and admin.compute.get_server(server.id).task_state is None, 20,
+             what="forced to complete")
+
+    # And abort the next one: it stays where it is.
+    admin.compute.live_migrate_server(server, block_migration="auto")
+    migration = wait_for(running, 20, interval=0.1, what="a second running migration")
+    admin.compute.abort_server_migration(migration, server)
+    wait_for(lambda: admin.compute.get_server(server.id).task_state is None, 20,
+             what="aborted")
+    assert admin.compute.get_server(server.id).compute_host == target
+    statuses = sorted(m.status for m in admin.compute.migrations(instance_uuid=server.id))
+    assert statuses == ["cancelled", "completed"]

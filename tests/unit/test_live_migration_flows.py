@@ -161,3 +161,24 @@ def test_no_valid_destination(plane, active):
     plane.fail(dest, "check_can_live_migrate_destination")
     mig = final_migration(plane, live_migrate(plane, uuid, host=dest, force=True))
     assert_back_on_source(plane, uuid, source, dest, mig, MigrationStatus.ERROR, dest)
+
+
+def test_destination_dying_mid_way_rolls_back(plane, active, slow_migrations, monkeypatch):
+    from novalite.compute import live_migration
+
+    monkeypatch.setattr(live_migration, "DEST_CLEANUP_WAIT", 1.0)
+    CONF.set_override("live_migration_converges", False, group="fake_driver")
+    uuid, source, dest = active
+    mig_id = live_migrate(plane, uuid, host=dest)
+    wait_status(plane, mig_id, MigrationStatus.RUNNING)
+    plane.services[dest].stop()  # the destination stops answering
+    try:
+        mig = final_migration(plane, mig_id)
+    finally:
+        CONF.clear_override("live_migration_converges", group="fake_driver")
+    row = plane.settle(uuid)
+    assert (row.vm_state, row.task_state, row.host) == (VmState.ACTIVE, None, source)
+    assert mig.status == MigrationStatus.FAILED
+    assert "stopped answering" in plane.fault(uuid)
+    assert plane.held(uuid) == {source: 512} and plane.held(mig.uuid) == {}
+    assert plane.compute(source).driver.guests[uuid] == PowerState.RUNNING
