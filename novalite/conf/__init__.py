@@ -22,7 +22,8 @@ from novalite.conf import (
 
 CONF = cfg.CONF
 
-_MODULES = (base, database, api, conductor, compute, scheduler, image, quota, libvirt, rpc)
+# Every option module, in the order the sample config lists their groups.
+MODULES = (base, database, api, conductor, compute, scheduler, image, quota, libvirt, rpc)
 
-for _module in _MODULES:
+for _module in MODULES:
     _module.register_opts(CONF)

@@ -2,23 +2,12 @@
 
 import collections
 
-from novalite.conf import (
-    api,
-    base,
-    compute,
-    conductor,
-    database,
-    image,
-    libvirt,
-    quota,
-    rpc,
-    scheduler,
-)
+from novalite.conf import MODULES
 
 
 def list_opts() -> list:
     groups: dict = collections.OrderedDict()
-    for module in (base, database, api, conductor, compute, scheduler, image, quota, libvirt, rpc):
+    for module in MODULES:
         for group, opts in module.list_opts().items():
             groups.setdefault(group, []).extend(opts)
     return list(groups.items())
