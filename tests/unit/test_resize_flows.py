@@ -195,3 +195,36 @@ def test_deleting_a_resized_server_confirms_then_frees_both_hosts(plane, active)
     assert usage_matches_instances(plane) == {}
     assert plane.compute(source).driver.resizing == {}
     assert plane.compute(dest).driver.guests == {}
+
+
+def test_prep_resize_failure_reschedules_to_the_next_alternate(plane, in_process):
+    from novalite.cmd import compute as compute_cmd
+
+    third = compute_cmd.make_service("c3")
+    third.start()
+    in_process.append(third)
+    plane.services["c3"] = third
+    uuid = plane.boot()
+    source = plane.settle(uuid).host
+    # Whichever destination is tried first fails its prep_resize; the next one works.
+    failed_on = []
+    for host in {"c1", "c2", "c3"} - {source}:
+        driver = plane.compute(host).driver
+
+        def prep(instance, flavor, _host=host, _real=driver.prep_resize):
+            if not failed_on:
+                failed_on.append(_host)
+                raise exception.VirtDriverError(reason=f"prep_resize broke on {_host}")
+            return _real(instance, flavor)
+
+        driver.prep_resize = prep
+    resize(plane, uuid)
+    row = plane.settle(uuid)
+    assert len(failed_on) == 1
+    assert row.vm_state == VmState.RESIZED and row.host not in (source, failed_on[0])
+    assert migration_of(plane, uuid).status == MigrationStatus.FINISHED
+    results = sorted(e.result for a in db.actions_get(plane.ctx.elevated(), uuid)
+                     if a.action == "resize" for e in a.events
+                     if e.event == "compute_prep_resize")
+    assert results == ["Error", "Success"]
+    assert usage_matches_instances(plane) == {source: 512, row.host: 1024}
