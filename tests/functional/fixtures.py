@@ -149,7 +149,7 @@ class Deployment:
         )
 
     def compute_config(self, host: str, compute: dict[str, Any] | None = None,
-                       **fake_driver: Any) -> Path:
+                       libvirt: dict[str, Any] | None = None, **fake_driver: Any) -> Path:
         """A compute node's config: RabbitMQ only, deliberately no [database] section."""
         state = self.workdir / host
         state.mkdir(exist_ok=True)
@@ -159,6 +159,7 @@ class Deployment:
                         "compute_driver": "fake", "debug": True},
             "compute": {"reserved_host_memory_mb": 0, **(compute or {})},
             "fake_driver": fake_driver,
+            "libvirt": libvirt or {},
         })
 
     def add_image(self, name: str = "cirros", min_disk: int = 0, min_ram: int = 0) -> str:

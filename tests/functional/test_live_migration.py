@@ -136,3 +136,24 @@ def test_destination_killed_mid_way_rolls_back_to_the_source(deployment):
     assert "stopped answering" in server.get("fault", {}).get("message", "") or \
         "stopped answering" in dep.log(source)
     assert _memory_used(dep) == {source: 512}
+
+
+@pytest.mark.parametrize("action, status", [("abort", "cancelled"),
+                                            ("force_complete", "completed")])
+def test_non_converging_migration_hits_the_completion_timeout(deployment, action, status):
+    dep = deployment
+    dep.start_controller()
+    for host in HOSTS[:2]:
+        dep.start(host, "compute", dep.compute_config(
+            host, libvirt={"live_migration_completion_timeout": 1,
+                           "live_migration_timeout_action": action},
+            live_migration_converges=False, **SIZE))
+    dep.wait_computes_up(HOSTS[:2])
+    flavor = dep.api("POST", "/flavors", json={"flavor": {
+        "name": "small", "ram": 512, "vcpus": 1, "disk": 1, "id": None}}).json()["flavor"]["id"]
+    sid = _boot(dep, flavor, dep.add_image())["id"]
+    source = dep.server(sid)["OS-EXT-SRV-ATTR:host"]
+    assert _live(dep, sid, {"host": None, "block_migration": "auto"}) == 202
+    server = _settled(dep, sid)
+    assert _migrations(dep, sid)[-1]["status"] == status
+    assert (server["OS-EXT-SRV-ATTR:host"] == source) == (action == "abort")
