@@ -58,8 +58,7 @@ class BuildMixin:
     def _reschedule(self, ctxt: RequestContext, instance: Instance, request_spec: RequestSpec,
                     image: dict, alternates: list[Selection], tried: list[dict],
                     exc: Exception) -> None:
-        reason = (exc.format_message() if isinstance(exc, exception.NovaliteException)
-                  else f"{type(exc).__name__}: {exc}")
+        reason = steps.message_of(exc)
         LOG.warning("Spawn of %s failed on %s (%s); rescheduling", instance.uuid, self.host,
                     reason)
         try:
