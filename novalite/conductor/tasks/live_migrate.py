@@ -43,6 +43,7 @@ class LiveMigrationTask(Task):
         self.instance, self.migration = instance, migration
         self.block_migration = block_migration
         self.requested_host, self.force = requested_host, force
+        self._nodes: dict = {}
 
     def _execute(self) -> None:
         ctxt, inst, mig = self.ctxt, self.instance, self.migration
@@ -62,6 +63,8 @@ class LiveMigrationTask(Task):
         spec = RequestSpec(project_id=inst.project_id, user_id=inst.user_id,
                            flavor=inst.flavor, ignore_hosts=[inst.host],
                            requested_destination=self.requested_host, instance_uuid=inst.uuid)
+        # One read of the compute nodes serves the forced claim and every candidate check.
+        self._nodes = {node.host: node for node in db.compute_node_get_all(ctxt)}
         candidate, alternates = self._first_candidate(spec)
         self.on_rollback("destination claim released",
                          lambda: allocations.release(ctxt, inst.uuid))
@@ -110,10 +113,10 @@ class LiveMigrationTask(Task):
         return chosen, alternates
 
     def _node(self, host: str):
-        for node in db.compute_node_get_all(self.ctxt):
-            if node.host == host:
-                return node
-        raise exception.ComputeHostNotFound(host=host)
+        try:
+            return self._nodes[host]
+        except KeyError:
+            raise exception.ComputeHostNotFound(host=host) from None
 
     def _check_hypervisors(self, dest: str) -> None:
         source, target = self._node(self.instance.host), self._node(dest)
