@@ -14,6 +14,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -240,6 +241,27 @@ class Deployment:
         wait_for(ready, timeout, what=f"compute hosts {hosts} up")
 
     # -- REST ---------------------------------------------------------------
+    def add_flavor(self, name: str, ram: int, vcpus: int = 1, disk: int = 1) -> str:
+        """Create a flavor as the admin; returns its id."""
+        resp = self.api("POST", "/flavors", json={"flavor": {
+            "name": name, "ram": ram, "vcpus": vcpus, "disk": disk, "id": None}})
+        assert resp.status_code == 200, resp.text
+        return resp.json()["flavor"]["id"]
+
+    def boot(self, flavor: str, image: str, name: str = "vm",
+             token: str = MEMBER_TOKEN) -> dict:
+        """Create a server and wait until it is ACTIVE."""
+        resp = self.api("POST", "/servers", token=token, version="2.90", json={"server": {
+            "name": name, "flavorRef": flavor, "imageRef": image, "networks": "none"}})
+        assert resp.status_code == 202, resp.text
+        return self.wait_server(resp.json()["server"]["id"], "ACTIVE")
+
+    def memory_used(self) -> dict[str, int]:
+        """memory_mb_used of each hypervisor that uses any (computes reserve none)."""
+        resp = self.api("GET", "/os-hypervisors/detail", version="2.87")
+        return {h["hypervisor_hostname"]: h["memory_mb_used"]
+                for h in resp.json()["hypervisors"] if h["memory_mb_used"]}
+
     def server(self, server_id: str, token: str = ADMIN_TOKEN) -> dict:
         resp = self.api("GET", f"/servers/{server_id}", token=token, version="2.90")
         assert resp.status_code == 200, resp.text
@@ -266,3 +288,56 @@ class Deployment:
         if version:
             headers["OpenStack-API-Version"] = f"compute {version}"
         return requests.request(method, self.endpoint + path, headers=headers, timeout=30, **kwargs)
+
+
+class Recorder:
+    """Samples (status, vm_state, task_state, migration status) through the API while a
+    flow runs, so the test can compare the sequence it saw with DESIGN §4."""
+
+    def __init__(self, dep, server_id: str) -> None:
+        self.dep, self.server_id = dep, server_id
+        self.seen: list[tuple] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _states(self) -> tuple:
+        server = self.dep.server(self.server_id)
+        return server["OS-EXT-STS:vm_state"], server["OS-EXT-STS:task_state"]
+
+    def _sample(self) -> tuple:
+        """A consistent sample: the migration read while the server's state held still
+        (two reads of it, equal, around the migration's)."""
+        while True:
+            before = self._states()
+            migs = self.dep.api("GET", f"/os-migrations?instance_uuid={self.server_id}",
+                                version="2.80").json()["migrations"]
+            if self._states() == before:
+                newest = max(migs, key=lambda m: m["id"])["status"] if migs else None
+                return (*before, newest)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            sample = self._sample()
+            if not self.seen or self.seen[-1] != sample:
+                self.seen.append(sample)
+            time.sleep(0.005)
+
+    def __enter__(self) -> Recorder:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join(5)
+        self.seen.append(self._sample())
+
+
+def is_subsequence(observed: list[tuple], allowed: list[tuple]) -> bool:
+    """Every observed sample is in `allowed`, in that order (samples may be skipped)."""
+    position = 0
+    for sample in observed:
+        while position < len(allowed) and allowed[position] != sample:
+            position += 1
+        if position == len(allowed):
+            return False
+    return True

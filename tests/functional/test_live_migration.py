@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.functional.fixtures import ADMIN_TOKEN, wait_for
-from tests.functional.test_resize import Recorder, _boot, _is_subsequence, _memory_used
+from tests.functional.fixtures import ADMIN_TOKEN, Recorder, is_subsequence, wait_for
 
 pytestmark = pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
 
@@ -26,8 +25,7 @@ def _setup(dep, **fake):
     for host in HOSTS:
         dep.start(host, "compute", dep.compute_config(host, **SIZE, **fake))
     dep.wait_computes_up(HOSTS)
-    flavor = dep.api("POST", "/flavors", json={"flavor": {
-        "name": "small", "ram": 512, "vcpus": 1, "disk": 1, "id": None}}).json()["flavor"]["id"]
+    flavor = dep.add_flavor("small", ram=512)
     return flavor, dep.add_image()
 
 
@@ -54,17 +52,17 @@ def _settled(dep, sid: str) -> dict:
 def test_live_migrate_with_and_without_a_host(deployment):
     dep = deployment
     flavor, image = _setup(dep)
-    server = _boot(dep, flavor, image)
+    server = dep.boot(flavor, image)
     sid, source = server["id"], server["OS-EXT-SRV-ATTR:host"]
 
     with Recorder(dep, sid) as rec:
         assert _live(dep, sid, {"host": None, "block_migration": "auto"}) == 202
         moved = _settled(dep, sid)
-    assert _is_subsequence(rec.seen, LIVE_SEQUENCE), rec.seen
+    assert is_subsequence(rec.seen, LIVE_SEQUENCE), rec.seen
     dest = moved["OS-EXT-SRV-ATTR:host"]
     assert dest != source and moved["status"] == "ACTIVE"
     assert _migrations(dep, sid)[-1]["status"] == "completed"
-    assert _memory_used(dep) == {dest: 512}
+    assert dep.memory_used() == {dest: 512}
 
     # A named host at 2.30 (with force) and at 2.68 (no force any more).
     target = next(h for h in HOSTS if h not in (dest,))
@@ -75,13 +73,13 @@ def test_live_migrate_with_and_without_a_host(deployment):
     assert _live(dep, sid, {"host": last, "block_migration": "auto"}, version="2.68") == 202
     assert _settled(dep, sid)["OS-EXT-SRV-ATTR:host"] == last
     assert [m["status"] for m in _migrations(dep, sid)] == ["completed"] * 3
-    assert _memory_used(dep) == {last: 512}
+    assert dep.memory_used() == {last: 512}
 
 
 def test_progress_force_complete_and_abort(deployment):
     dep = deployment
     flavor, image = _setup(dep, live_migration_seconds=4)
-    sid = _boot(dep, flavor, image)["id"]
+    sid = dep.boot(flavor, image)["id"]
     source = dep.server(sid)["OS-EXT-SRV-ATTR:host"]
 
     assert _live(dep, sid, {"host": None, "block_migration": "auto"}) == 202
@@ -115,7 +113,7 @@ def test_progress_force_complete_and_abort(deployment):
     server = _settled(dep, sid)
     assert (server["status"], server["OS-EXT-SRV-ATTR:host"]) == ("ACTIVE", here)
     assert _migrations(dep, sid)[-1]["status"] == "cancelled"
-    assert _memory_used(dep) == {here: 512}
+    assert dep.memory_used() == {here: 512}
 
 
 def test_destination_killed_mid_way_rolls_back_to_the_source(deployment):
@@ -123,7 +121,7 @@ def test_destination_killed_mid_way_rolls_back_to_the_source(deployment):
 
     dep = deployment
     flavor, image = _setup(dep, live_migration_seconds=2, live_migration_converges=False)
-    sid = _boot(dep, flavor, image)["id"]
+    sid = dep.boot(flavor, image)["id"]
     source = dep.server(sid)["OS-EXT-SRV-ATTR:host"]
     dest = next(h for h in HOSTS if h != source)
     assert _live(dep, sid, {"host": dest, "block_migration": "auto"}) == 202
@@ -135,7 +133,7 @@ def test_destination_killed_mid_way_rolls_back_to_the_source(deployment):
     assert _migrations(dep, sid)[-1]["status"] == "failed"
     assert "stopped answering" in server.get("fault", {}).get("message", "") or \
         "stopped answering" in dep.log(source)
-    assert _memory_used(dep) == {source: 512}
+    assert dep.memory_used() == {source: 512}
 
 
 @pytest.mark.parametrize("action, status", [("abort", "cancelled"),
@@ -149,9 +147,8 @@ def test_non_converging_migration_hits_the_completion_timeout(deployment, action
                            "live_migration_timeout_action": action},
             live_migration_converges=False, **SIZE))
     dep.wait_computes_up(HOSTS[:2])
-    flavor = dep.api("POST", "/flavors", json={"flavor": {
-        "name": "small", "ram": 512, "vcpus": 1, "disk": 1, "id": None}}).json()["flavor"]["id"]
-    sid = _boot(dep, flavor, dep.add_image())["id"]
+    flavor = dep.add_flavor("small", ram=512)
+    sid = dep.boot(flavor, dep.add_image())["id"]
     source = dep.server(sid)["OS-EXT-SRV-ATTR:host"]
     assert _live(dep, sid, {"host": None, "block_migration": "auto"}) == 202
     server = _settled(dep, sid)

@@ -30,8 +30,7 @@ def test_server_lifecycle_through_openstacksdk(deployment):
     dep.start_controller()
     dep.start("c1", "compute", dep.compute_config("c1"))
     dep.wait_computes_up(["c1"])
-    flavor_id = dep.api("POST", "/flavors", json={"flavor": {
-        "name": "m1.tiny", "ram": 256, "vcpus": 1, "disk": 1, "id": None}}).json()["flavor"]["id"]
+    flavor_id = dep.add_flavor("m1.tiny", ram=256)
     image_id = dep.add_image("cirros")
 
     conn = _connect(dep, MEMBER_TOKEN)
@@ -61,9 +60,7 @@ def test_resize_and_migrate_through_openstacksdk(deployment):
     for host in ("c1", "c2"):
         dep.start(host, "compute", dep.compute_config(host))
     dep.wait_computes_up(["c1", "c2"])
-    small, big = (dep.api("POST", "/flavors", json={"flavor": {
-        "name": name, "ram": ram, "vcpus": 1, "disk": 1, "id": None}}).json()["flavor"]["id"]
-        for name, ram in (("small", 256), ("big", 512)))
+    small, big = dep.add_flavor("small", ram=256), dep.add_flavor("big", ram=512)
     image_id = dep.add_image("cirros")
 
     conn = _connect(dep, MEMBER_TOKEN)
@@ -100,8 +97,7 @@ def test_live_migration_through_openstacksdk(deployment):
         dep.start(host, "compute", dep.compute_config(host, live_migration_seconds=2,
                                                       live_migration_converges=False))
     dep.wait_computes_up(["c1", "c2", "c3"])
-    flavor_id = dep.api("POST", "/flavors", json={"flavor": {
-        "name": "m1.tiny", "ram": 256, "vcpus": 1, "disk": 1, "id": None}}).json()["flavor"]["id"]
+    flavor_id = dep.add_flavor("m1.tiny", ram=256)
     image_id = dep.add_image("cirros")
     admin = _connect(dep, ADMIN_TOKEN)
     server = admin.compute.create_server(name="sdk-vm", flavor_id=flavor_id,

@@ -21,13 +21,6 @@ pytestmark = pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
 HOST_SIZE = {"vcpus": 8, "memory_mb": 8192, "local_gb": 100}
 
 
-def _flavor(dep, name: str, ram: int, vcpus: int = 1, disk: int = 1) -> str:
-    resp = dep.api("POST", "/flavors", json={"flavor": {
-        "name": name, "ram": ram, "vcpus": vcpus, "disk": disk, "id": None}})
-    assert resp.status_code == 200, resp.text
-    return resp.json()["flavor"]["id"]
-
-
 def _create(dep, name: str, flavor: str, image: str, token: str = MEMBER_TOKEN,
             **extra) -> tuple[int, dict]:
     body = {"server": {"name": name, "flavorRef": flavor, "imageRef": image,
@@ -66,7 +59,7 @@ def test_lifecycle_spread_actions_and_concurrent_stop(deployment):
     for host in hosts:
         dep.start(host, "compute", dep.compute_config(host, **HOST_SIZE))
     dep.wait_computes_up(hosts)
-    flavor = _flavor(dep, "m1.small", ram=512)
+    flavor = dep.add_flavor("m1.small", ram=512)
     image = dep.add_image()
 
     ids = []
@@ -132,7 +125,7 @@ def test_concurrent_creates_never_overbook_and_no_host_explains(deployment):
     for host in hosts:
         dep.start(host, "compute", dep.compute_config(host, **HOST_SIZE))
     dep.wait_computes_up(hosts)
-    big = _flavor(dep, "m1.big", ram=3000)  # two fit on a host, six in all
+    big = dep.add_flavor("m1.big", ram=3000)  # two fit on a host, six in all
     image = dep.add_image()
 
     with concurrent.futures.ThreadPoolExecutor(20) as pool:
@@ -169,7 +162,7 @@ def test_reschedule_after_spawn_failure_and_host_down(deployment):
                                                   local_gb=1000, fail_operations="spawn"))
     dep.start("c2", "compute", dep.compute_config("c2", **HOST_SIZE))
     dep.wait_computes_up(["c1", "c2"])
-    flavor = _flavor(dep, "m1.small", ram=512)
+    flavor = dep.add_flavor("m1.small", ram=512)
     image = dep.add_image()
 
     status, body = _create(dep, "phoenix", flavor, image)
