@@ -129,6 +129,12 @@ class ImageNotFound(NotFound):
     msg_fmt = "Image %(image_id)s could not be found."
 
 
+class ImageUnacceptable(Invalid):
+    """An image whose file cannot be used as is (checksum mismatch, unusable id)."""
+
+    msg_fmt = "Image %(image_id)s is unacceptable: %(reason)s"
+
+
 class OverQuota(Forbidden):
     """Nova answers 403 for quota exceeded on create (with this message shape)."""
 

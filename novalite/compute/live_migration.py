@@ -47,8 +47,11 @@ class LiveMigrationMixin:
                                            block_migration: bool | str) -> dict:
         """On the destination; asks the source in turn. Returns the migrate data."""
         dest_data = self.driver.check_can_live_migrate_destination(instance, block_migration)
-        return self.compute.check_can_live_migrate_source(ctxt, instance.host, instance,
-                                                          dest_data)
+        try:
+            return self.compute.check_can_live_migrate_source(ctxt, instance.host, instance,
+                                                              dest_data)
+        finally:
+            self.driver.cleanup_live_migration_destination_check(dest_data)
 
     @rpc.expose
     def check_can_live_migrate_source(self, ctxt: RequestContext, instance: Instance,

@@ -35,7 +35,7 @@ INVENTORY_SETTINGS = ("cpu_allocation_ratio", "ram_allocation_ratio", "disk_allo
 
 class ComputeManager(BuildMixin, PowerMixin, ResizeMixin, LiveMigrationMixin, DeleteMixin,
                      Manager):
-    RPC_API_VERSION = "1.3"
+    RPC_API_VERSION = "1.4"
 
     def __init__(self, host: str, driver: virt_driver.ComputeDriver | None = None) -> None:
         super().__init__(host)
@@ -47,6 +47,7 @@ class ComputeManager(BuildMixin, PowerMixin, ResizeMixin, LiveMigrationMixin, De
 
     def init_host(self) -> None:
         self.driver.init_host()
+        self.driver.register_lifecycle_listener(self.handle_lifecycle_event)
         self.update_available_resource()
 
     def cleanup_host(self) -> None:

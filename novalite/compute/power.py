@@ -9,10 +9,12 @@ from novalite.compute import steps
 from novalite.context import RequestContext, get_admin_context
 from novalite.objects.instance import Instance
 from novalite.states import PowerState, VmState
+from novalite.utils import concurrency
 
 LOG = logging.getLogger(__name__)
 
 REBOOT_HARD = "HARD"
+LIFECYCLE_EVENT_DELAY = 2.0  # seconds between a lifecycle event and its power sync
 
 
 class PowerMixin:
@@ -55,24 +57,43 @@ class PowerMixin:
         """
         ctxt = get_admin_context()
         for instance in self.conductor.instances_on_host(ctxt, self.host):
-            if instance.task_state is not None:
-                continue
-            with self.instance_locks(instance.uuid):
-                power = self.power_state_of(instance)
-                values: dict = {}
-                if power != instance.power_state:
-                    values["power_state"] = int(power)
-                if (instance.vm_state == VmState.ACTIVE
-                        and power in (PowerState.SHUTDOWN, PowerState.CRASHED)):
-                    values["vm_state"] = VmState.STOPPED.value
-                    LOG.warning("Instance %s is shut off on %s; marking it stopped",
-                                instance.uuid, self.host)
-                if values:
-                    try:
-                        self.conductor.instance_update(
-                            ctxt, instance.uuid, values,
-                            {"task_state": [None], "vm_state": [instance.vm_state.value]})
-                    except Exception as exc:  # changed meanwhile: the next run sees it
-                        LOG.info("Power sync of %s skipped: %s", instance.uuid, exc)
+            self._sync_power_state(ctxt, instance)
 
+    def handle_lifecycle_event(self, uuid: str, power_state: PowerState) -> None:
+        """The driver saw a guest start or stop (from its event thread): sync that one
+        instance soon, off the driver's thread."""
+        LOG.debug("Lifecycle event: %s is now %s", uuid, power_state.name)
+        concurrency.spawn(self._sync_after_event, uuid, name=f"power-sync-{uuid[:8]}")
 
+    def _sync_after_event(self, uuid: str) -> None:
+        # A moment's grace: a reboot or a move stops and starts the guest on purpose,
+        # and its own task_state (which the sync leaves alone) is then already set.
+        concurrency.sleep(LIFECYCLE_EVENT_DELAY)
+        ctxt = get_admin_context()
+        try:
+            for instance in self.conductor.instances_on_host(ctxt, self.host):
+                if instance.uuid == uuid:
+                    self._sync_power_state(ctxt, instance)
+        except Exception:
+            LOG.exception("Power-state sync of %s after a lifecycle event failed", uuid)
+
+    def _sync_power_state(self, ctxt: RequestContext, instance: Instance) -> None:
+        if instance.task_state is not None:
+            return
+        with self.instance_locks(instance.uuid):
+            power = self.power_state_of(instance)
+            values: dict = {}
+            if power != instance.power_state:
+                values["power_state"] = int(power)
+            if (instance.vm_state == VmState.ACTIVE
+                    and power in (PowerState.SHUTDOWN, PowerState.CRASHED)):
+                values["vm_state"] = VmState.STOPPED.value
+                LOG.warning("Instance %s is shut off on %s; marking it stopped",
+                            instance.uuid, self.host)
+            if values:
+                try:
+                    self.conductor.instance_update(
+                        ctxt, instance.uuid, values,
+                        {"task_state": [None], "vm_state": [instance.vm_state.value]})
+                except Exception as exc:  # changed meanwhile: the next run sees it
+                    LOG.info("Power sync of %s skipped: %s", instance.uuid, exc)

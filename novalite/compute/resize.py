@@ -50,7 +50,7 @@ class ResizeMixin:
             try:
                 if instance.host == self.host and not CONF.allow_resize_to_same_host:
                     raise exception.Invalid(reason="the destination is the current host")
-                self.driver.prep_resize(instance, flavor)
+                disk_target = self.driver.prep_resize(instance, flavor)
             except Exception as exc:
                 reason = steps.message_of(exc)
                 LOG.warning("prep_resize of %s failed on %s: %s", instance.uuid, self.host,
@@ -64,7 +64,7 @@ class ResizeMixin:
             steps.safely(self.conductor.action_event_finish, ctxt, instance.uuid, event,
                          "Success", None, False)
         self.compute.resize_instance(ctxt, migration.source_compute, instance, migration,
-                                     flavor)
+                                     flavor, disk_target=disk_target)
 
     @rpc.expose
     def finish_resize(self, ctxt: RequestContext, instance: Instance, migration: Migration,
@@ -93,7 +93,7 @@ class ResizeMixin:
     # -- source -----------------------------------------------------------------------
     @rpc.expose
     def resize_instance(self, ctxt: RequestContext, instance: Instance, migration: Migration,
-                        flavor: dict) -> None:
+                        flavor: dict, disk_target: dict | None = None) -> None:
         with self._move_step(ctxt, instance, migration, "compute_resize_instance",
                              failure="resize_rollback", allocations=ON_SOURCE,
                              finish_action=False, restore_guest=True) as step:
@@ -101,7 +101,8 @@ class ResizeMixin:
             instance = steps.transition(self, ctxt, instance, "resize_migrating")
             migration = self.conductor.migration_update(
                 ctxt, migration.id, {"status": MS.MIGRATING.value}, [MS.PRE_MIGRATING.value])
-            self.driver.migrate_disk_and_power_off(instance, migration.dest_compute, flavor)
+            self.driver.migrate_disk_and_power_off(instance, migration.dest_compute, flavor,
+                                                   disk_target)
             instance = steps.transition(self, ctxt, instance, "resize_migrated",
                                         host=migration.dest_compute, node=migration.dest_node)
             migration = self.conductor.migration_update(

@@ -10,6 +10,7 @@ Version history:
         pre_live_migration, live_migration, post_live_migration_at_destination,
         rollback_live_migration_at_destination, live_migration_abort,
         live_migration_force_complete
+  1.4 - resize_instance takes disk_target (where the destination wants the disks)
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ TOPIC = "compute"
 
 
 class ComputeAPI:
-    VERSION = "1.3"
+    VERSION = "1.4"
 
     def __init__(self) -> None:
         self.client = rpc.get_client(TOPIC, self.VERSION, version_cap=CONF.upgrade_levels.compute)
@@ -73,10 +74,14 @@ class ComputeAPI:
                                    tried=tried)
 
     def resize_instance(self, ctxt: RequestContext, host: str, instance: Instance,
-                        migration: Migration, flavor: dict) -> None:
+                        migration: Migration, flavor: dict,
+                        disk_target: dict | None = None) -> None:
         """To the source: power off, move the disks, then ask the dest to finish."""
-        self._to(host, "1.2").cast(ctxt, "resize_instance", instance=instance,
-                                   migration=migration, flavor=flavor)
+        kwargs = {"instance": instance, "migration": migration, "flavor": flavor}
+        version = "1.2"
+        if disk_target is not None and self.client.can_send_version("1.4"):
+            kwargs["disk_target"], version = disk_target, "1.4"
+        self._to(host, version).cast(ctxt, "resize_instance", **kwargs)
 
     def finish_resize(self, ctxt: RequestContext, host: str, instance: Instance,
                       migration: Migration, flavor: dict) -> None:

@@ -7,9 +7,11 @@ that into a fault rather than a stuck instance.
 from __future__ import annotations
 
 import importlib
+import socket
 from collections.abc import Callable
 from typing import Any
 
+from novalite.conf import CONF
 from novalite.objects.compute_node import HostResources
 from novalite.states import PowerState
 
@@ -34,6 +36,10 @@ class ComputeDriver:
         """UUIDs of the guests this host runs (for power-state sync and recovery)."""
         raise NotImplementedError
 
+    def register_lifecycle_listener(self, listener: Callable[[str, PowerState], None]) -> None:
+        """Drivers whose hypervisor reports guests starting and stopping by themselves
+        call `listener(uuid, power_state)` (from their own thread; it must not block)."""
+
     # -- lifecycle -------------------------------------------------------
     def spawn(self, instance: Any, image_meta: dict, flavor: dict) -> None:
         raise NotImplementedError
@@ -54,11 +60,14 @@ class ComputeDriver:
         raise NotImplementedError
 
     # -- cold migration / resize -----------------------------------------
-    def prep_resize(self, instance: Any, flavor: dict) -> None:
-        """On the destination: check this host can take the instance with `flavor`."""
+    def prep_resize(self, instance: Any, flavor: dict) -> dict | None:
+        """On the destination: check this host can take the instance with `flavor`;
+        returns where the source should copy the disks (the source driver's
+        `disk_target`), or None."""
         raise NotImplementedError
 
-    def migrate_disk_and_power_off(self, instance: Any, dest_host: str, flavor: dict) -> dict:
+    def migrate_disk_and_power_off(self, instance: Any, dest_host: str, flavor: dict,
+                                   disk_target: dict | None = None) -> dict:
         raise NotImplementedError
 
     def finish_migration(
@@ -83,6 +92,9 @@ class ComputeDriver:
     def check_can_live_migrate_source(self, instance: Any, dest_check_data: dict) -> dict:
         raise NotImplementedError
 
+    def cleanup_live_migration_destination_check(self, dest_check_data: dict) -> None:
+        """On the destination, once the source has answered: drop what the check made."""
+
     def pre_live_migration(self, instance: Any, migrate_data: dict) -> dict:
         raise NotImplementedError
 
@@ -105,6 +117,14 @@ class ComputeDriver:
 
     def rollback_live_migration_at_destination(self, instance: Any, migrate_data: dict) -> None:
         raise NotImplementedError
+
+
+def host_ip() -> str:
+    """The address this host's name resolves to (what peers use by default)."""
+    try:
+        return socket.gethostbyname(CONF.host)
+    except OSError:
+        return "127.0.0.1"
 
 
 _DRIVERS = {

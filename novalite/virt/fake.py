@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 from typing import Any
 
 from novalite import exception
@@ -52,7 +51,7 @@ class FakeDriver(driver.ComputeDriver):
             local_gb=opts.local_gb,
             cpu_info={"arch": "x86_64", "model": "fake", "vendor": "novalite",
                       "topology": {"sockets": 1, "cores": opts.vcpus, "threads": 1}},
-            host_ip=_host_ip(),
+            host_ip=driver.host_ip(),
             disk_available_least=opts.local_gb,
         )
 
@@ -85,7 +84,8 @@ class FakeDriver(driver.ComputeDriver):
     def prep_resize(self, instance: Any, flavor: dict) -> None:
         self._step("prep_resize")
 
-    def migrate_disk_and_power_off(self, instance: Any, dest_host: str, flavor: dict) -> dict:
+    def migrate_disk_and_power_off(self, instance: Any, dest_host: str, flavor: dict,
+                                   disk_target: dict | None = None) -> dict:
         self._step("migrate_disk_and_power_off")
         with self._lock:
             self.resizing[instance.uuid] = self.guests.pop(instance.uuid, PowerState.NOSTATE)
@@ -119,7 +119,7 @@ class FakeDriver(driver.ComputeDriver):
     # -- live migration ------------------------------------------------------------
     def check_can_live_migrate_destination(self, instance: Any, block_migration: Any) -> dict:
         self._step("check_can_live_migrate_destination")
-        return {"dest_host": self.host, "migration_address": _host_ip(),
+        return {"dest_host": self.host, "migration_address": driver.host_ip(),
                 "shared_storage": False, "block_migration": block_migration}
 
     def check_can_live_migrate_source(self, instance: Any, dest_check_data: dict) -> dict:
@@ -222,10 +222,3 @@ class FakeDriver(driver.ComputeDriver):
             json.dump({"guests": {u: int(p) for u, p in self.guests.items()},
                        "resizing": {u: int(p) for u, p in self.resizing.items()}}, f)
         os.replace(tmp, self._path)
-
-
-def _host_ip() -> str:
-    try:
-        return socket.gethostbyname(CONF.host)
-    except OSError:
-        return "127.0.0.1"
