@@ -150,30 +150,38 @@ class Deployment:
         )
 
     def compute_config(self, host: str, compute: dict[str, Any] | None = None,
-                       libvirt: dict[str, Any] | None = None, **fake_driver: Any) -> Path:
-        """A compute node's config: RabbitMQ only, deliberately no [database] section."""
+                       libvirt: dict[str, Any] | None = None, driver: str = "fake",
+                       **fake_driver: Any) -> Path:
+        """A compute node's config: RabbitMQ only, deliberately no [database] section.
+        Its image store is the controller's directory (one machine)."""
         state = self.workdir / host
         state.mkdir(exist_ok=True)
         return self.write_config(host, {
             "DEFAULT": {"transport_url": self.transport_url, "host": host,
                         "state_path": state, "report_interval": 1, "service_down_time": 5,
-                        "compute_driver": "fake", "debug": True},
+                        "compute_driver": driver, "debug": True},
             "compute": {"reserved_host_memory_mb": 0, **(compute or {})},
+            "image": {"local_dir": self.workdir / "images"},
             "fake_driver": fake_driver,
             "libvirt": libvirt or {},
         })
 
-    def add_image(self, name: str = "cirros", min_disk: int = 0, min_ram: int = 0) -> str:
-        """Register a tiny raw image in the controller's image store; returns its id."""
+    def add_image(self, name: str = "cirros", min_disk: int = 0, min_ram: int = 0,
+                  path: Path | None = None, properties: dict | None = None) -> str:
+        """Register an image in the controller's image store — a tiny raw file, or the
+        file at `path` (left where it is) — and return its id."""
         store = self.workdir / "images"
         store.mkdir(exist_ok=True)
         index = store / "images.json"
         images = json.loads(index.read_text()) if index.exists() else []
         image_id = str(uuid.uuid4())
-        (store / f"{image_id}.raw").write_bytes(b"\0" * 4096)
-        images.append({"id": image_id, "name": name, "file": f"{image_id}.raw",
+        if path is None:
+            path = store / f"{image_id}.raw"
+            path.write_bytes(b"\0" * 4096)
+        images.append({"id": image_id, "name": name, "file": str(path),
                        "disk_format": "raw", "container_format": "bare",
-                       "min_disk": min_disk, "min_ram": min_ram, "size": 4096})
+                       "min_disk": min_disk, "min_ram": min_ram, "size": path.stat().st_size,
+                       "properties": properties or {}})
         index.write_text(json.dumps(images))
         return image_id
 

@@ -45,9 +45,11 @@ def flags_and_params(domain_xml: str, migrate_data: dict, cache_mode: str) -> tu
     if migrate_data.get("block_migration"):
         flags |= libvirt.VIR_MIGRATE_NON_SHARED_INC
         params[libvirt.VIR_MIGRATE_PARAM_MIGRATE_DISKS] = config.disk_targets(domain_xml)
-    elif migrate_data.get("shared_storage") and cache_mode not in SAFE_CACHE_MODES:
-        # libvirt only trusts network filesystems (or cache=none) to be shared; novalite
-        # proved the instances path is one directory for both hosts (the probe file).
+    elif migrate_data.get("shared_storage") and cache_mode in SAFE_CACHE_MODES:
+        # libvirt trusts only the network filesystems it knows to be shared; novalite
+        # proved both hosts see one directory (the probe file), and with the host page
+        # cache bypassed nothing of the disk is left behind on the source. With another
+        # cache mode libvirt's refusal stands: it names the cache mode to change.
         flags |= libvirt.VIR_MIGRATE_UNSAFE
     if CONF.libvirt.live_migration_permit_post_copy:
         flags |= libvirt.VIR_MIGRATE_POSTCOPY
