@@ -192,6 +192,7 @@ class _Monitor:
         self.started = time.monotonic()
         self.last_write = 0.0
         self.timed_out = False
+        self.largest_total = 0  # bytes to move, as the largest report so far says
         # Set when the migration must fail rather than end as the driver says.
         self.failure: Exception | None = None
         self._stopped = concurrency.Event()
@@ -218,11 +219,14 @@ class _Monitor:
         self._stopped.set()
 
     def timeout(self, stats: dict) -> float:
+        # The largest total seen: a job that is failing reports zeros, which must not
+        # shrink the allowance to nothing and turn a failure into a timeout abort.
+        total = stats.get("memory_total", 0) + stats.get("disk_total", 0)
+        self.largest_total = max(self.largest_total, total)
         per_gib = CONF.libvirt.live_migration_completion_timeout
-        if not per_gib:
+        if not per_gib or not self.largest_total:
             return float("inf")
-        gib = (stats.get("memory_total", 0) + stats.get("disk_total", 0)) / 2**30
-        return max(2.0, per_gib * gib)
+        return max(2.0, per_gib * self.largest_total / 2**30)
 
     def __call__(self, stats: dict) -> None:
         now = time.monotonic()

@@ -74,7 +74,7 @@ def plane(deployment, tmp_path):
         }
         flavors = {"small": dep.add_flavor("small", ram=128, vcpus=1, disk=1),
                    "large": dep.add_flavor("large", ram=192, vcpus=2, disk=2)}
-        yield Plane(dep, hosts, paths, images, flavors)
+        yield Plane(dep, dict(hosts), paths, images, flavors)
     finally:
         dep.stop_all()
         for host in hosts.values():
@@ -170,6 +170,15 @@ def test_a_real_guest_through_every_flow(plane):
     wait_for(lambda: len(booted_lines(console_a)) == 2, 60, what="second boot")
     wait_for_console(console_a, "tick 2 ", after=read_console(console_a).rindex("GUEST-BOOTED"))
 
+    # The guest powers itself off: libvirt's lifecycle event, not the API, tells the
+    # compute agent (its periodic sync runs only every minute).
+    plane.hosts["hosta"].connection().lookupByUUIDString(sid).shutdown()
+    plane.settle(sid, "SHUTOFF", timeout=20)
+    plane.action(sid, {"os-start": None})
+    plane.settle(sid, "ACTIVE")
+    wait_for(lambda: len(booted_lines(console_a)) == 3, 60, what="third boot")
+    wait_for_console(console_a, "tick 2 ", after=read_console(console_a).rindex("GUEST-BOOTED"))
+
     # Live migration over the shared instances path: same console file, no reboot.
     before = console_ticks(console_a)
     offset = len(read_console(console_a))
@@ -256,6 +265,38 @@ def test_abort_a_bandwidth_capped_live_migration(plane):
     assert plane.migrations(sid)[-1]["status"] == "cancelled"
     assert plane.running_on(sid) == [SLOW_SOURCE] and plane.defined_on(sid) == [SLOW_SOURCE]
     assert not (plane.paths["hosta"] / sid).exists()
+    ticks = console_ticks(console)
+    wait_for(lambda: console_ticks(console)[-1][0] > ticks[-1][0], 10,
+             what="the guest still ticking on the source")
+
+
+def test_destination_dies_during_a_live_migration(plane):
+    """hosta's libvirtd (and the half-arrived guest) disappear mid-way: the guest runs on
+    at the source, the migration fails, and hosta holds no memory for it."""
+    dep = plane.dep
+    sid = plane.boot("busy", SLOW_SOURCE)
+    console = plane.console(sid, SLOW_SOURCE)
+    wait_for_console(console, f"FILLED {FILL_MB}", timeout=120)
+    plane.action(sid, {"os-migrateLive": {"host": "hosta", "block_migration": "auto"}})
+
+    def running() -> bool:
+        migs = dep.api("GET", f"/servers/{sid}/migrations", version="2.80").json()
+        return bool(migs["migrations"]) and migs["migrations"][0]["status"] == "running"
+
+    wait_for(running, 60, interval=0.3, what="the migration running")
+    time.sleep(1)
+    plane.hosts.pop("hosta").stop()
+
+    server = plane.settle(sid, "ACTIVE", timeout=90)
+    assert _host_of(server) == SLOW_SOURCE
+    assert plane.migrations(sid)[-1]["status"] == "failed"
+    assert plane.running_on(sid) == [SLOW_SOURCE]
+    assert "hosta" not in dep.memory_used()
+    actions = dep.api("GET", f"/servers/{sid}/os-instance-actions", version="2.90").json()
+    live = next(a for a in actions["instanceActions"] if a["action"] == "live-migration")
+    events = dep.api("GET", f"/servers/{sid}/os-instance-actions/{live['request_id']}",
+                     version="2.90").json()["instanceAction"]["events"]
+    assert any(e["result"] == "Error" for e in events), events
     ticks = console_ticks(console)
     wait_for(lambda: console_ticks(console)[-1][0] > ticks[-1][0], 10,
              what="the guest still ticking on the source")

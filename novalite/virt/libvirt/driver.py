@@ -354,6 +354,15 @@ class LibvirtDriver(driver.ComputeDriver):
             raise exception.CannotResizeDisk(
                 reason=f"the root disk is {root // 2**30} GiB; flavor {flavor.get('name')} "
                        f"has {flavor.get('root_gb')} GiB and disks cannot shrink")
+        # finish_migration grows the ephemeral disk: refuse a smaller one (or none) now,
+        # not on the destination after the guest is off and its disks have moved.
+        if (directory / "disk.eph0").exists():
+            eph = disk.info(directory / "disk.eph0")["virtual-size"]
+            if int(flavor.get("ephemeral_gb") or 0) * 2**30 < eph:
+                raise exception.CannotResizeDisk(
+                    reason=f"the ephemeral disk is {eph // 2**30} GiB; flavor "
+                           f"{flavor.get('name')} has {flavor.get('ephemeral_gb') or 0} GiB "
+                           "and disks cannot shrink")
 
     def finish_migration(self, instance: Any, disk_info: dict, flavor: dict,
                          power_on: bool) -> None:

@@ -139,7 +139,8 @@ class LiveMigrationJob:
             stats = domain.jobStats(0)
         except libvirt.libvirtError:
             return {}
-        if stats.get("type", libvirt.VIR_DOMAIN_JOB_NONE) == libvirt.VIR_DOMAIN_JOB_NONE:
+        if (stats.get("type", libvirt.VIR_DOMAIN_JOB_NONE) == libvirt.VIR_DOMAIN_JOB_NONE
+                or not stats.get("memory_total")):  # not started, or already torn down
             return {}
         return {key: int(stats.get(key, 0)) for key in PROGRESS_KEYS}
 
