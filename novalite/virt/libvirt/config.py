@@ -130,12 +130,13 @@ def rewrite_paths(domain_xml: str, old_prefix: str, new_prefix: str) -> str:
     """The domain XML with every file path under `old_prefix` moved under `new_prefix`:
     disks, kernel, initrd and console logs. A live migration to a host whose instances
     path differs sends the guest with its destination's paths."""
+    old_prefix, new_prefix = old_prefix.rstrip("/"), new_prefix.rstrip("/")
     if old_prefix == new_prefix:
         return domain_xml
     root = ET.fromstring(domain_xml)
 
     def moved(path: str | None) -> str | None:
-        if path and (path == old_prefix or path.startswith(old_prefix.rstrip("/") + "/")):
+        if path and (path == old_prefix or path.startswith(old_prefix + "/")):
             return new_prefix + path[len(old_prefix):]
         return path
 

@@ -374,12 +374,32 @@ class LibvirtDriver(driver.ComputeDriver):
         if root_bytes:
             disk.resize(directory / "disk", max(root_bytes,
                                                 disk.info(directory / "disk")["virtual-size"]))
-        eph_bytes = int(flavor.get("ephemeral_gb") or 0) * 2**30
-        if eph_bytes and (directory / "disk.eph0").exists():
-            disk.resize(directory / "disk.eph0", eph_bytes)
+        self._fit_extra_disks(directory, info, flavor)
         domain = self._define(instance, flavor, directory)
         if power_on:
             self._start(domain)
+
+    def _fit_extra_disks(self, directory: Path, info: dict, flavor: dict) -> None:
+        """Ephemeral and swap disks as the new flavor has them: an ephemeral disk grows
+        (or appears); swap holds nothing worth keeping, so it is made anew."""
+        wanted = {"disk.eph0": ("ephemeral", int(flavor.get("ephemeral_gb") or 0) * 2**30),
+                  "disk.swap": ("swap", int(flavor.get("swap") or 0) * 2**20)}
+        kept = [d for d in info["disks"] if d["file"] not in wanted]
+        for name, (kind, size) in wanted.items():
+            path = directory / name
+            if kind == "swap" and path.exists():
+                path.unlink()
+            if not size:
+                with contextlib.suppress(FileNotFoundError):
+                    path.unlink()
+                continue
+            if path.exists():
+                disk.resize(path, size)
+            else:
+                disk.create_blank(path, size)
+            kept.append({"file": name, "kind": kind, "format": "qcow2"})
+        info["disks"] = kept
+        self._write_disk_info(directory, info)
 
     def _adopt_base(self, directory: Path, info: dict) -> None:
         """Point a copied overlay at this host's copy of its base image."""

@@ -29,6 +29,12 @@ _event_loop_lock = concurrency.Lock()
 _event_loop_started = False
 
 
+if libvirt is not None:
+    # libvirt prints every error to stderr by default, even those novalite expects and
+    # handles (no such domain, keepalive unsupported); the exceptions carry them anyway.
+    libvirt.registerErrorHandler(lambda _ctx, _err: None, None)
+
+
 def require_libvirt() -> None:
     if libvirt is None:
         raise exception.ConfigError(

@@ -82,6 +82,7 @@ class LiveMigrationJob:
         self.flags, self.params = flags, params
         self.aborted = False
         self.paused = False
+        self._abort_sent = False
         self._done = concurrency.Event()
         self._error: Exception | None = None
 
@@ -102,6 +103,8 @@ class LiveMigrationJob:
             while steps and steps[0][0] <= elapsed:
                 _, downtime = steps.pop(0)
                 self._call(domain.migrateSetMaxDowntime, downtime, 0)
+            if self.aborted and not self._abort_sent:
+                self._send_abort(domain)  # asked before libvirt had a job to abort
             last = stats
             progress(stats)
         if self._error is not None:
@@ -156,7 +159,15 @@ class LiveMigrationJob:
         self.aborted = True
         domain = self.host.get_domain(self.uuid)
         if domain is not None:
-            self._call(domain.abortJob)
+            self._send_abort(domain)
+
+    def _send_abort(self, domain) -> None:
+        try:
+            domain.abortJob()
+            self._abort_sent = True
+        except libvirt.libvirtError as err:
+            # No job yet: the monitor sends it again once the job shows up.
+            LOG.info("Abort of the migration of %s not taken yet: %s", self.uuid, err)
 
     def force_complete(self) -> None:
         domain = self.host.get_domain(self.uuid)

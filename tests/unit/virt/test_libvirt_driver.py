@@ -1000,3 +1000,21 @@ def test_live_migration_shared_path_flags(make_driver, images, cache_mode, unsaf
         domain_of(src._host.get_connection(), inst).XMLDesc(libvirt.VIR_DOMAIN_XML_MIGRATABLE)
     job_class.return_value.run.assert_called_once()
     src.destroy(inst)
+
+
+def test_resize_adds_ephemeral_and_remakes_swap(two, conn, images, tmp_path) -> None:
+    """A flavor with an ephemeral disk where the old had none gets one; swap is made
+    anew at the new size (and dropped when the new flavor has none)."""
+    inst = new_instance({**FLAVOR, "ephemeral_gb": 0, "swap": 0})
+    resize_to_dst(two, inst, images, flavor={**BIGGER, "swap": 32}, power_on=False)
+    dst_dir = tmp_path / "dst" / inst.uuid
+    assert virtual_size(dst_dir / "disk.eph0") == 2 * GIB
+    assert virtual_size(dst_dir / "disk.swap") == 32 * MIB
+    xml = xml_of(conn, inst)
+    assert [d.find("source").get("file") for d in xml.findall("devices/disk")] == [
+        str(dst_dir / "disk"), str(dst_dir / "disk.eph0"), str(dst_dir / "disk.swap")]
+    two.dst.finish_migration(inst, {}, {**BIGGER, "swap": 0}, power_on=False)
+    assert not (dst_dir / "disk.swap").exists()
+    assert len(xml_of(conn, inst).findall("devices/disk")) == 2
+    two.dst.destroy(inst)
+    two.src.confirm_migration(inst)

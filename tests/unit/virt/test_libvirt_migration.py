@@ -379,6 +379,19 @@ def test_abort_of_a_job_that_completes_anyway() -> None:
     runner.join()  # the migration finished: no error
 
 
+def test_abort_before_the_job_exists_is_sent_again_once_it_does() -> None:
+    fake = FakeMigration([running_stats(100), running_stats(200)])
+    fake.domain.abortJob.side_effect = [libvirt.libvirtError("no job yet"), None]
+    job = fake.job()
+    job.abort()  # before run(): libvirt has nothing to abort
+    runner = Runner(job)
+    assert fake.started.wait(5) and fake.drained.wait(5)
+    assert fake.domain.abortJob.call_count == 2
+    fake.release(libvirt.libvirtError("operation aborted: migration out job"))
+    with pytest.raises(exception.LiveMigrationAborted):
+        runner.join()
+
+
 def test_failure_without_abort() -> None:
     fake = FakeMigration()
     runner = Runner(fake.job())
