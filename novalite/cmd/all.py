@@ -3,22 +3,21 @@
 API, conductor, scheduler and N fake compute hosts share one process, an in-process
 transport (fake://) and the embedded SQLite database, unless the config files say
 otherwise. `--demo` runs against a throwaway state directory, shows the control plane
-at work through the REST API, and exits.
+at work through the REST API (with the client library, novalite.client), and exits.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import sys
 import tempfile
 import time
-import urllib.request
 
 from oslo_config import cfg
 
 from novalite import rpc, service
+from novalite.client import Client, exceptions
 from novalite.cmd import api as api_cmd
 from novalite.cmd import common, compute, conductor, scheduler
 from novalite.conf import CONF
@@ -93,34 +92,6 @@ def _run_in_background(launcher: service.Launcher):
     return thread
 
 
-class _Client:
-    """Just enough HTTP for the demo (the real client library is novalite.client)."""
-
-    def __init__(self, endpoint: str, token: str) -> None:
-        self.endpoint, self.token = endpoint, token
-
-    def request(
-        self, method: str, path: str, body: dict | None = None, version: str = "latest"
-    ) -> tuple[int, dict]:
-        data = json.dumps(body).encode() if body is not None else None
-        req = urllib.request.Request(
-            self.endpoint + path,
-            data=data,
-            method=method,
-            headers={
-                "X-Auth-Token": self.token,
-                "Content-Type": "application/json",
-                "OpenStack-API-Version": f"compute {version}",
-            },
-        )
-        try:
-            with urllib.request.urlopen(req, timeout=30) as resp:
-                payload = resp.read()
-                return resp.status, json.loads(payload) if payload else {}
-        except urllib.error.HTTPError as err:
-            return err.code, json.loads(err.read() or b"{}")
-
-
 def _wait_until(predicate, timeout: float) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -134,40 +105,27 @@ def run_demo(api_server: api_cmd.APIServer) -> int:
     if not _wait_until(lambda: api_server._server is not None, 30):
         print("the API did not start", file=sys.stderr)
         return 1
-    endpoint = f"http://127.0.0.1:{api_server.port}"
-    client = _Client(endpoint, "admin:admin")
-    print(f"novalite all-in-one: API at {endpoint}/v2.1")
+    endpoint = f"http://127.0.0.1:{api_server.port}/v2.1"
+    nova = Client(endpoint, token="admin:admin")
+    print(f"novalite all-in-one: API at {endpoint}")
     print(f"  state and logs in {CONF.state_path} (log: {CONF.log_file})")
-    status, versions = client.request("GET", "/v2.1/")
-    version = versions["version"]
-    print(f"GET /v2.1/ -> {status}: compute API {version['min_version']}..{version['version']}")
+    print(f"compute API {nova.min_version}..{nova.max_version}")
 
     expected = 3 + len(compute.host_names())
 
     def all_up() -> bool:
-        _, body = client.request("GET", "/v2.1/os-services")
-        services = body.get("services", [])
-        return len(services) >= expected and all(s["state"] == "up" for s in services)
+        services = nova.services.list()
+        return len(services) >= expected and all(s.state == "up" for s in services)
 
     _wait_until(all_up, 30)
-    _, body = client.request("GET", "/v2.1/os-services")
-    print("\nGET /v2.1/os-services")
+    print("\nservices (GET /v2.1/os-services)")
     print(f"  {'binary':<20} {'host':<16} {'zone':<10} {'status':<9} state")
-    for svc in body["services"]:
-        print(
-            f"  {svc['binary']:<20} {svc['host']:<16} {svc['zone']:<10} "
-            f"{svc['status']:<9} {svc['state']}"
-        )
-    _wait_until(
-        lambda: (
-            len(client.request("GET", "/v2.1/os-hypervisors")[1].get("hypervisors", []))
-            >= len(compute.host_names())
-        ),
-        30,
-    )
+    for svc in nova.services.list():
+        print(f"  {svc.binary:<20} {svc.host:<16} {svc.zone:<10} {svc.status:<9} {svc.state}")
+    _wait_until(lambda: len(nova.hypervisors.list()) >= len(compute.host_names()), 30)
     # 2.88 dropped the resource fields from hypervisors; ask at 2.87 to show them.
-    _, body = client.request("GET", "/v2.1/os-hypervisors/detail", version="2.87")
-    print("\nGET /v2.1/os-hypervisors/detail")
+    body = nova.request("GET", "/os-hypervisors/detail", version="2.87")
+    print("\nhypervisors (GET /v2.1/os-hypervisors/detail)")
     print(f"  {'hypervisor':<16} {'type':<6} {'vcpus':>5} {'memory_mb':>10} {'local_gb':>9} state")
     for hyp in body.get("hypervisors", []):
         print(
@@ -175,76 +133,50 @@ def run_demo(api_server: api_cmd.APIServer) -> int:
             f"{hyp.get('vcpus', ''):>5} {hyp.get('memory_mb', ''):>10} "
             f"{hyp.get('local_gb', ''):>9} {hyp['state']}"
         )
-    ok = all_up() and _server_lifecycle(client)
+    try:
+        ok = all_up() and _server_lifecycle(nova)
+    except exceptions.ClientException as exc:
+        print(f"  failed: {exc}")
+        ok = False
     print("\ndemo " + ("passed" if ok else "FAILED"))
     return 0 if ok else 1
 
 
-def _server_lifecycle(client: _Client) -> bool:
-    """Create a flavor, an image and a server, then power-cycle and delete it."""
+def _server_lifecycle(nova: Client) -> bool:
+    """Create a flavor, an image and a server, then move it around and delete it."""
     from novalite.image import api as image_api
 
     disk = os.path.join(CONF.state_path, "tiny.raw")
     with open(disk, "wb") as f:
         f.truncate(1024 * 1024)
     image = image_api.add(disk, "tiny", disk_format="raw")
-    _, body = client.request("POST", "/v2.1/flavors", {"flavor": {
-        "name": "m1.tiny", "ram": 512, "vcpus": 1, "disk": 1, "id": None}})
-    flavor = body["flavor"]["id"]
-    _, body = client.request("POST", "/v2.1/flavors", {"flavor": {
-        "name": "m1.small", "ram": 1024, "vcpus": 2, "disk": 1, "id": None}})
-    bigger = body["flavor"]["id"]
+    nova.flavors.create("m1.tiny", ram=512, vcpus=1, disk=1)
+    nova.flavors.create("m1.small", ram=1024, vcpus=2, disk=1)
     print("\nServer lifecycle (each step: the request, then until the server is stable)")
     started = time.monotonic()
-    status, body = client.request("POST", "/v2.1/servers", {"server": {
-        "name": "demo-1", "flavorRef": flavor, "imageRef": image["id"], "networks": "none"}})
-    if status != 202:
-        print(f"  create -> {status}: {body}")
-        return False
-    server_id = body["server"]["id"]
-    steps = [("create", None, "ACTIVE"), ("stop", {"os-stop": None}, "SHUTOFF"),
-             ("start", {"os-start": None}, "ACTIVE"),
-             ("reboot", {"reboot": {"type": "SOFT"}}, "ACTIVE"),
-             ("resize", {"resize": {"flavorRef": bigger}}, "VERIFY_RESIZE"),
-             ("confirm", {"confirmResize": None}, "ACTIVE"),
-             ("migrate", {"migrate": None}, "VERIFY_RESIZE"),
-             ("revert", {"revertResize": None}, "ACTIVE"),
-             ("live-migrate", {"os-migrateLive": {"host": None, "block_migration": "auto"}},
-              "ACTIVE")]
+    server = nova.servers.create("demo-1", flavor="m1.tiny", image=image["id"])
+    steps = [("create", None, "ACTIVE"), ("stop", nova.servers.stop, "SHUTOFF"),
+             ("start", nova.servers.start, "ACTIVE"),
+             ("reboot", nova.servers.reboot, "ACTIVE"),
+             ("resize", lambda s: nova.servers.resize(s, "m1.small"), "VERIFY_RESIZE"),
+             ("confirm", nova.servers.confirm_resize, "ACTIVE"),
+             ("migrate", nova.servers.migrate, "VERIFY_RESIZE"),
+             ("revert", nova.servers.revert_resize, "ACTIVE"),
+             ("live-migrate", nova.servers.live_migrate, "ACTIVE")]
     for name, action, target in steps:
         if action is not None:
             started = time.monotonic()
-            status, body = client.request("POST", f"/v2.1/servers/{server_id}/action", action)
-            if status not in (202, 204):
-                print(f"  {name} -> {status}: {body}")
-                return False
-        server = _wait_stable(client, server_id, target)
+            action(server.id)
+        server = nova.servers.wait_for(server.id, target, timeout=30, interval=0.01)
         elapsed = (time.monotonic() - started) * 1000
-        if server is None:
-            print(f"  {name}: did not reach {target}")
-            return False
-        print(f"  {name:<12} -> {server['status']:<13} on {server['OS-EXT-SRV-ATTR:host']:<6}"
-              f" flavor {server['flavor']['original_name']:<9}"
-              f" power_state {server['OS-EXT-STS:power_state']}  {elapsed:6.1f} ms")
+        print(f"  {name:<12} -> {server.status:<13} on {server.host:<6}"
+              f" flavor {server.flavor['original_name']:<9}"
+              f" power_state {server.power_state}  {elapsed:6.1f} ms")
     started = time.monotonic()
-    client.request("DELETE", f"/v2.1/servers/{server_id}")
-    gone = _wait_until(lambda: client.request("GET", f"/v2.1/servers/{server_id}")[0] == 404,
-                       30)
-    print(f"  {'delete':<12} -> {'gone' if gone else 'STILL THERE':<13}"
-          f"{'':<47}{(time.monotonic() - started) * 1000:6.1f} ms")
-    return gone
-
-
-def _wait_stable(client: _Client, server_id: str, status: str) -> dict | None:
-    found: dict = {}
-
-    def stable() -> bool:
-        _, body = client.request("GET", f"/v2.1/servers/{server_id}")
-        server = body.get("server", {})
-        found.update(server)
-        return server.get("status") == status and server.get("OS-EXT-STS:task_state") is None
-
-    return found if _wait_until(stable, 30) else None
+    nova.servers.delete(server.id)
+    nova.servers.wait_for(server.id, "DELETED", timeout=30, interval=0.01)
+    print(f"  {'delete':<12} -> {'gone':<13}{'':<47}{(time.monotonic() - started) * 1000:6.1f} ms")
+    return True
 
 
 if __name__ == "__main__":
