@@ -16,6 +16,13 @@ default_opts = [
         "as the host of the instances it runs, so it must be unique per compute node.",
     ),
     cfg.StrOpt(
+        "my_ip",
+        sample_default="<the address the host name resolves to>",
+        help="This node's address on the management network: reported as a compute "
+        "host's host_ip and the default live-migration address. Unset: the address "
+        "`host` resolves to (127.0.0.1 if it does not resolve).",
+    ),
+    cfg.StrOpt(
         "state_path",
         default=DEFAULT_STATE_PATH,
         sample_default="~/.local/share/novalite",

@@ -120,7 +120,9 @@ class ComputeDriver:
 
 
 def host_ip() -> str:
-    """The address this host's name resolves to (what peers use by default)."""
+    """[DEFAULT] my_ip, else the address this host's name resolves to."""
+    if CONF.my_ip:
+        return CONF.my_ip
     try:
         return socket.gethostbyname(CONF.host)
     except OSError:
