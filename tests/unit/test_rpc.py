@@ -128,3 +128,26 @@ def test_object_round_trip_ignores_unknown_fields():
     primitive = obj_base.to_primitive(resources)
     primitive[obj_base.DATA_KEY]["added_by_a_newer_peer"] = 42
     assert obj_base.from_primitive(primitive) == resources
+
+
+@pytest.mark.parametrize("cap, version, sends_target", [
+    (None, "1.4", True), ("1.3", "1.2", False)])
+def test_resize_instance_sends_the_disk_target_only_to_agents_that_take_it(
+        fake_transport, cap, version, sends_target):
+    """A 1.3 agent (pinned by [upgrade_levels] compute) gets resize_instance without the
+    disk_target argument it would refuse; newer ones get it at 1.4."""
+    from unittest import mock
+
+    from novalite.compute import rpcapi as compute_rpcapi
+
+    CONF.set_override("compute", cap, group="upgrade_levels")
+    try:
+        api = compute_rpcapi.ComputeAPI()
+        with mock.patch.object(api, "_to") as to:
+            api.resize_instance(RequestContext(), "src", "inst", "mig", {"name": "f"},
+                                disk_target={"instances_path": "/x"})
+        to.assert_called_once_with("src", version)
+        kwargs = to.return_value.cast.call_args.kwargs
+        assert ("disk_target" in kwargs) is sends_target
+    finally:
+        CONF.clear_override("compute", group="upgrade_levels")
