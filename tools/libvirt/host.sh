@@ -6,7 +6,8 @@
 # and UTS namespace, with hostname NAME and its own /etc/libvirt, /run/libvirt,
 # /var/lib/libvirt, /var/log/libvirt and /var/cache/libvirt bind-mounted from
 # STATE_DIR/NAME/{etc,run,lib,log,cache}. Reach it at qemu+tcp://127.0.0.1:TCP_PORT/system
-# (loopback only, no authentication). Incoming migrations use ports MIG_PORT_MIN..+20.
+# (no authentication: loopback only, unless LISTEN_ADDR names another address — devstack
+# listens on a compute namespace's own address so that other namespaces migrate to it). Incoming migrations use ports MIG_PORT_MIN..+20.
 # libvirt refuses 127.0.0.1 as migration_host/migration_address, so migrations pass the
 # address per call (VIR_MIGRATE_PARAM_URI / VIR_MIGRATE_PARAM_LISTEN_ADDRESS).
 #
@@ -140,7 +141,7 @@ cat > "$H/etc/libvirtd.conf" <<CONF
 # written by tools/libvirt/host.sh for host $NAME
 listen_tls = 0
 listen_tcp = 1
-listen_addr = "127.0.0.1"
+listen_addr = "${LISTEN_ADDR:-127.0.0.1}"
 tcp_port = "$PORT"
 auth_tcp = "none"
 auth_unix_ro = "none"
