@@ -76,15 +76,36 @@ class _ErrorHandling:
         return self.app.client
 
 
+class _AnyCaseColumns:
+    """`-c id` picks the "ID" column and `-c task_state` the "Task State" one: scripts
+    need not know how a table capitalises its headings."""
+
+    def produce_output(self, parsed_args: argparse.Namespace, column_names: Sequence[str],
+                       data: Any) -> int:
+        if getattr(parsed_args, "columns", None):
+            parsed_args.columns = [_column_named(c, column_names) for c in parsed_args.columns]
+        return super().produce_output(parsed_args, column_names, data)  # type: ignore[misc]
+
+
+def _column_named(requested: str, column_names: Sequence[str]) -> str:
+    if requested in column_names:
+        return requested
+    wanted = requested.lower().replace("_", " ").replace("-", " ")
+    for name in column_names:
+        if name.lower().replace("_", " ").replace("-", " ") == wanted:
+            return name
+    return requested
+
+
 class Command(_ErrorHandling, command.Command):
     """A command that prints nothing on success."""
 
 
-class Lister(_ErrorHandling, lister.Lister):
+class Lister(_ErrorHandling, _AnyCaseColumns, lister.Lister):
     """A command that prints a table of rows."""
 
 
-class ShowOne(_ErrorHandling, show.ShowOne):
+class ShowOne(_ErrorHandling, _AnyCaseColumns, show.ShowOne):
     """A command that prints the fields of one resource."""
 
 

@@ -69,7 +69,7 @@ def test_server_flows_with_wait(cli):
                   "OS-EXT-SRV-ATTR:host", "OS-EXT-STS:vm_state", "flavor", "image",
                   "created", "updated", "availability_zone"):
         assert field in server, field
-    ids = _ok(cli("server", "list", "-f", "value", "-c", "ID")).split()
+    ids = _ok(cli("server", "list", "-f", "value", "-c", "id")).split()
     assert ids == [server["id"]]
 
     _ok(cli("server", "stop", "--wait", "vm1"))

@@ -103,3 +103,13 @@ def test_limits(run, client):
     result = run("limits", "-f", "value")
     assert result.code == 0
     assert result.out.splitlines() == ["maxTotalCores 20", "totalCoresUsed 2"]
+
+
+def test_columns_are_picked_whatever_their_case(run, client):
+    client.services.list.return_value = [resources.Service(None, {
+        "id": "s-1", "binary": "novalite-compute", "host": "c1", "zone": "nova",
+        "status": "enabled", "state": "up", "updated_at": None, "disabled_reason": None,
+        "forced_down": False})]
+    assert run("service", "list", "-f", "value", "-c", "binary").out.split() == [
+        "novalite-compute"]
+    assert run("service", "list", "-f", "value", "-c", "id").out.split() == ["s-1"]
