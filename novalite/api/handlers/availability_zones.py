@@ -19,31 +19,17 @@ import webob
 
 from novalite import servicegroup
 from novalite.api import policy, util
-from novalite.api.handlers.services import COMPUTE_BINARY, format_time
+from novalite.api.handlers.services import (
+    INTERNAL_AVAILABILITY_ZONE,
+    format_time,
+    host_zones,
+    zone_of,
+)
 from novalite.api.policies import availability_zones as az_policies
-from novalite.conf import CONF
 from novalite.db import api as db
 
-INTERNAL_ZONE = "internal"
 # API services are left out of the listing, as Nova leaves out its own.
 API_BINARIES = frozenset(["novalite-api"])
-
-
-def host_zones(ctx: Any) -> dict[str, str]:
-    """{compute host: the zone its nodes report}, for hosts that report one."""
-    zones: dict[str, str] = {}
-    for node in db.compute_node_get_all(ctx):
-        zone = getattr(node, "availability_zone", None)
-        if zone:
-            zones.setdefault(node.host, zone)
-    return zones
-
-
-def zone_of(service: Any, zones: dict[str, str]) -> str:
-    """The availability zone of a service, given host_zones()."""
-    if service.binary == COMPUTE_BINARY:
-        return zones.get(service.host) or CONF.default_availability_zone
-    return INTERNAL_ZONE
 
 
 def _services_by_zone(ctx: Any) -> dict[str, list]:
@@ -71,7 +57,7 @@ def list_zones(req: util.Request) -> webob.Response:
     ctx = req.context
     policy.authorize(ctx, az_policies.LIST)
     zones = _services_by_zone(ctx.elevated())
-    zones.pop(INTERNAL_ZONE, None)
+    zones.pop(INTERNAL_AVAILABILITY_ZONE, None)
     info = [{"zoneName": name, "zoneState": {"available": available}, "hosts": None}
             for name, _services, available in _ordered(zones)]
     return util.json_response({"availabilityZoneInfo": info})

@@ -32,18 +32,30 @@ def format_time(value: datetime.datetime | None) -> str | None:
     return value.strftime(TIME_FORMAT) if value is not None else None
 
 
-def zone_of(service: Any) -> str:
-    return (CONF.default_availability_zone if service.binary == COMPUTE_BINARY
-            else INTERNAL_AVAILABILITY_ZONE)
+def host_zones(ctx: Any) -> dict[str, str]:
+    """{compute host: the zone its nodes report}, for hosts that report one."""
+    zones: dict[str, str] = {}
+    for node in db.compute_node_get_all(ctx):
+        zone = getattr(node, "availability_zone", None)
+        if zone:
+            zones.setdefault(node.host, zone)
+    return zones
 
 
-def service_view(req: util.Request, service: Any) -> dict[str, Any]:
+def zone_of(service: Any, zones: dict[str, str]) -> str:
+    """The availability zone of a service, given host_zones()."""
+    if service.binary == COMPUTE_BINARY:
+        return zones.get(service.host) or CONF.default_availability_zone
+    return INTERNAL_AVAILABILITY_ZONE
+
+
+def service_view(req: util.Request, service: Any, zones: dict[str, str]) -> dict[str, Any]:
     """One service as Nova shows it at the request's version."""
     view = {
         "id": service.uuid if microversion.version_at_least(req, "2.53") else service.id,
         "binary": service.binary,
         "host": service.host,
-        "zone": zone_of(service),
+        "zone": zone_of(service, zones),
         "status": "disabled" if service.disabled else "enabled",
         "state": "up" if servicegroup.is_up(service) else "down",
         "updated_at": format_time(service.updated_at or service.last_seen_up),
@@ -62,7 +74,8 @@ def list_services(req: util.Request) -> webob.Response:
     rows = db.service_get_all(ctx, host=req.GET.get("host"), binary=req.GET.get("binary"))
     # Unlike Nova, API services are listed too: operators see whether each API heartbeats.
     rows = sorted(rows, key=lambda row: row.id)
-    return util.json_response({"services": [service_view(req, row) for row in rows]})
+    zones = host_zones(ctx)
+    return util.json_response({"services": [service_view(req, row, zones) for row in rows]})
 
 
 def _lookup(req: util.Request, service_id: str) -> Any:
@@ -119,7 +132,8 @@ def _update_v253(req: util.Request, service_id: str) -> webob.Response:
     if "forced_down" in body:
         values["forced_down"] = body["forced_down"]
     updated = db.service_update(req.context, service.id, values)
-    return util.json_response({"service": service_view(req, updated)})
+    return util.json_response({"service": service_view(req, updated,
+                                                       host_zones(req.context))})
 
 
 def _legacy_actions(req: util.Request) -> set[str]:

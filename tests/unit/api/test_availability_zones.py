@@ -85,3 +85,16 @@ def test_detail_is_admin_only(app, services) -> None:
     resp = call(app, "/v2.1/os-availability-zone/detail", token=MEMBER)
     assert resp.status_int == 403
     assert call(app, "/v2.1/os-availability-zone", token=None).status_int == 401
+
+
+def test_os_services_shows_the_zone_a_compute_node_reports(app, database, services) -> None:
+    database.compute_node_report(get_admin_context(), "compute-2", "compute-2",
+                                 {"vcpus": 4, "memory_mb": 4096, "local_gb": 40,
+                                  "availability_zone": "az-b"})
+    resp = call(app, "/v2.1/os-services")
+    assert resp.status_int == 200, resp.text
+    zones = {(s["host"], s["binary"]): s["zone"] for s in resp.json["services"]}
+    assert zones[("compute-2", "novalite-compute")] == "az-b"
+    assert zones[("compute-1", "novalite-compute")] == CONF.default_availability_zone
+    assert {zone for (_, binary), zone in zones.items()
+            if binary != "novalite-compute"} <= {"internal"}
