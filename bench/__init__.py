@@ -1,0 +1,2 @@
+"""novalite's benchmark: `python -m bench --size tiny|small|full [--json]` (see
+docs/performance.md)."""
