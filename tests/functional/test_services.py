@@ -53,7 +53,9 @@ def test_services_up_down_hypervisors_and_clean_stop(deployment):
     # Admin-only listing: a member is refused.
     assert dep.api("GET", "/os-services", token=MEMBER_TOKEN).status_code == 403
 
-    # Both hosts' resources, as their own fake drivers report them.
+    # Both hosts' resources, as their own fake drivers report them (a compute heartbeats
+    # before its first resource report reaches the database: wait for both).
+    dep.wait_computes_up(list(COMPUTE_SIZES))
     resp = dep.api("GET", "/os-hypervisors/detail")
     assert resp.status_code == 200, resp.text
     hypervisors = {h["hypervisor_hostname"]: h for h in resp.json()["hypervisors"]}
