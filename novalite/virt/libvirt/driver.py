@@ -47,6 +47,14 @@ def domain_name(uuid: str) -> str:
     return f"instance-{uuid}"
 
 
+def guest_cpu() -> config.GuestCPU:
+    """The guest CPU [libvirt] asks for; unset cpu_mode means host-model under kvm and
+    the named model (cpu_model) under TCG, which has no host CPU to model."""
+    mode = CONF.libvirt.cpu_mode or ("host-model" if CONF.libvirt.virt_type == "kvm"
+                                     else "custom")
+    return config.GuestCPU(mode=mode, model=CONF.libvirt.cpu_model)
+
+
 class LibvirtDriver(driver.ComputeDriver):
     def __init__(self, host: str) -> None:
         super().__init__(host)
@@ -171,7 +179,6 @@ class LibvirtDriver(driver.ComputeDriver):
     def _guest_config(self, instance: Any, flavor: dict, directory: Path,
                       info: dict) -> config.GuestConfig:
         virt_type = CONF.libvirt.virt_type
-        mode = CONF.libvirt.cpu_mode or ("host-model" if virt_type == "kvm" else "custom")
         disks = [config.GuestDisk(source=str(directory / d["file"]),
                                   target_dev=f"vd{chr(ord('a') + i)}",
                                   driver_format=d.get("format", "qcow2"), cache=self.cache_mode)
@@ -181,7 +188,7 @@ class LibvirtDriver(driver.ComputeDriver):
             virt_type=virt_type, uuid=instance.uuid, name=domain_name(instance.uuid),
             memory_mib=int(flavor["memory_mb"]), vcpus=int(flavor["vcpus"]),
             console_log=str(directory / CONSOLE_LOG),
-            cpu=config.GuestCPU(mode=mode, model=CONF.libvirt.cpu_model),
+            cpu=guest_cpu(),
             disks=disks, kernel=kernel,
             initrd=str(directory / "ramdisk") if kernel and info.get("ramdisk_id") else None,
             cmdline=(info.get("cmdline") or CONF.libvirt.kernel_cmdline) if kernel else None,
@@ -443,14 +450,12 @@ class LibvirtDriver(driver.ComputeDriver):
 
     def _check_cpu(self, instance: Any) -> None:
         """Refuse a destination whose hypervisor cannot give the guest its CPU model."""
-        mode = CONF.libvirt.cpu_mode or ("host-model" if CONF.libvirt.virt_type == "kvm"
-                                         else "custom")
-        if mode != "custom":
+        cpu = guest_cpu()
+        if cpu.mode != "custom":
             return  # compared against the source's CPU in pre_live_migration
-        cpu_xml = ET.tostring(config.GuestConfig(
-            virt_type=CONF.libvirt.virt_type, uuid=instance.uuid, name="probe", memory_mib=1,
-            vcpus=1, console_log="", cpu=config.GuestCPU("custom", CONF.libvirt.cpu_model),
-        ).to_element().find("cpu"), encoding="unicode")
+        holder = ET.Element("domain")
+        cpu.to_xml(holder)
+        cpu_xml = ET.tostring(holder.find("cpu"), encoding="unicode")
         self._compare_cpu(lambda conn: conn.compareHypervisorCPU(
             None, None, None, CONF.libvirt.virt_type, cpu_xml, 0), CONF.libvirt.cpu_model)
 
@@ -506,9 +511,7 @@ class LibvirtDriver(driver.ComputeDriver):
     def pre_live_migration(self, instance: Any, migrate_data: dict) -> dict:
         """On the destination: the same CPU, and (block migration) an empty copy of the
         instance directory for libvirt to fill."""
-        mode = CONF.libvirt.cpu_mode or ("host-model" if CONF.libvirt.virt_type == "kvm"
-                                         else "custom")
-        if mode != "custom" and migrate_data.get("source_cpu"):
+        if guest_cpu().mode != "custom" and migrate_data.get("source_cpu"):
             self._compare_cpu(lambda conn: conn.compareCPU(migrate_data["source_cpu"], 0),
                               "the source host's CPU")
         if not migrate_data.get("shared_storage"):
