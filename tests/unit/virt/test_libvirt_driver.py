@@ -23,7 +23,6 @@ from unittest import mock
 import pytest
 
 from novalite import exception
-from novalite.conf import CONF
 from novalite.image import api as image_api
 from novalite.objects.instance import Instance
 from novalite.states import PowerState
@@ -44,20 +43,6 @@ BIGGER = {"name": "m1.medium", "memory_mb": 256, "vcpus": 3, "root_gb": 2,
 
 
 # -- fixtures ----------------------------------------------------------------------------
-
-@pytest.fixture
-def flags():
-    """set(name, value, group="libvirt"): a CONF override undone at teardown."""
-    overridden: list[tuple[str, str]] = []
-
-    def set_flag(name: str, value, group: str = "libvirt") -> None:
-        CONF.set_override(name, value, group=group)
-        overridden.append((name, group))
-
-    yield set_flag
-    for name, group in reversed(overridden):
-        CONF.clear_override(name, group=group)
-
 
 @pytest.fixture(autouse=True)
 def fast(monkeypatch):

@@ -10,7 +10,6 @@ from unittest import mock
 import pytest
 
 from novalite import exception
-from novalite.conf import CONF
 from novalite.virt.libvirt import config
 
 libvirt = pytest.importorskip("libvirt")
@@ -25,20 +24,6 @@ BASE_FLAGS = (libvirt.VIR_MIGRATE_LIVE | libvirt.VIR_MIGRATE_PEER2PEER
               | libvirt.VIR_MIGRATE_PERSIST_DEST | libvirt.VIR_MIGRATE_UNDEFINE_SOURCE)
 OPTIONAL_FLAGS = (libvirt.VIR_MIGRATE_NON_SHARED_INC | libvirt.VIR_MIGRATE_NON_SHARED_DISK
                   | libvirt.VIR_MIGRATE_UNSAFE | libvirt.VIR_MIGRATE_POSTCOPY)
-
-
-@pytest.fixture
-def flags():
-    """set(name, value, group="libvirt"): a CONF override undone at teardown."""
-    overridden: list[tuple[str, str]] = []
-
-    def set_flag(name: str, value, group: str = "libvirt") -> None:
-        CONF.set_override(name, value, group=group)
-        overridden.append((name, group))
-
-    yield set_flag
-    for name, group in reversed(overridden):
-        CONF.clear_override(name, group=group)
 
 
 @pytest.fixture(autouse=True)
