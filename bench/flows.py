@@ -36,46 +36,49 @@ class Hops:
 
 HOPS = {
     # api: create+action (1 commit), cast build_instances; cond: event start (commit),
-    # call scheduler.select_destinations (claim: 1 commit), event finish (commit),
-    # instance host/node (commit), cast build_and_run_instance; compute: call
-    # action_event_start, call instance_update spawning, spawn, call instance_update
-    # active (each call 1 commit on the conductor).
-    "boot": Hops(4, 2, 8, "api→cond→sched→cond→compute(3 calls)"),
-    # api: transition+action (1 commit), cast stop_instance; compute: call
-    # action_event_start, power_off, call instance_update stopped.
-    "stop": Hops(2, 1, 3, "api→compute(2 calls)"),
-    "start": Hops(2, 1, 3, "api→compute(2 calls)"),
+    # call scheduler.select_destinations (claim: 1 commit), instance host/node + event
+    # finish (1 commit), cast build_and_run_instance; compute: call batch [event start,
+    # spawning], spawn, call batch [active, event finish] (each call 1 commit on the
+    # conductor).
+    "boot": Hops(3, 2, 6, "api→cond→sched→cond→compute(2 calls)"),
+    # api: transition+action (1 commit), cast stop_instance; compute: power_off, call
+    # batch [event start, stopped, event finish].
+    "stop": Hops(1, 1, 2, "api→compute(1 call)"),
+    "start": Hops(1, 1, 2, "api→compute(1 call)"),
     # ... plus the compute's own rebooting step before the reboot.
-    "reboot": Hops(3, 1, 4, "api→compute(3 calls)"),
-    # api: transition+quota+action (1 commit), cast migrate_server; cond: event start,
-    # migration create, allocation move (3 commits), call select_destinations (claim),
-    # migration dest, event finish (2 commits), cast prep_resize; dst: 2 calls (event
-    # start/finish), cast resize_instance; src: 6 calls (event, resize_migrating,
-    # [migrating], resize_migrated, [post-migrating], event finish), cast
-    # finish_resize; dst: 4 calls (event, resize_finish, [finished], resized).
-    "resize": Hops(13, 4, 19, "api→cond→sched→dst(2)→src(6)→dst(4)"),
+    "reboot": Hops(2, 1, 3, "api→compute(2 calls)"),
+    # api: transition+quota+action (1 commit), cast migrate_server; cond: event start +
+    # migration create + allocation move (1 commit), call select_destinations (claim),
+    # migration dest + event finish (1 commit), cast prep_resize; dst: its event in a
+    # cast (off the path), cast resize_instance; src: 2 calls (batch [event start,
+    # resize_migrating, [migrating]], batch [resize_migrated, [post-migrating]]; its
+    # event finish is a cast), cast finish_resize; dst: 2 calls (batch [event start,
+    # resize_finish], batch [[finished], resized, event finish]).
+    "resize": Hops(5, 4, 8, "api→cond→sched→dst→src(2)→dst(2)"),
     # api: transition + migration [confirming] + action (1 commit), cast
-    # confirm_resize; src: calls event start, [confirmed], confirm_allocations, active.
-    "confirm": Hops(4, 1, 5, "api→src(4 calls)"),
-    # api: 1 commit, cast revert_resize; dst: calls event start/finish, cast
-    # finish_revert_resize; src: calls event, revert_allocations, instance host back,
-    # [reverted], active.
-    "revert": Hops(7, 2, 8, "api→dst(2)→src(5)"),
+    # confirm_resize; src: call batch [event start, [confirmed], allocations, active,
+    # event finish].
+    "confirm": Hops(1, 1, 2, "api→src(1 call)"),
+    # api: 1 commit, cast revert_resize; dst: its event in a cast, cast
+    # finish_revert_resize; src: calls batch [event start, revert_allocations, instance
+    # host back], batch [[reverted], active, event finish].
+    "revert": Hops(2, 2, 3, "api→dst→src(2)"),
     # The same path as a resize, with the current flavor.
-    "cold migrate": Hops(13, 4, 19, "api→cond→sched→dst(2)→src(6)→dst(4)"),
+    "cold migrate": Hops(5, 4, 8, "api→cond→sched→dst→src(2)→dst(2)"),
     # api: transition + migration [accepted] + action (1 commit), cast
-    # live_migrate_instance; cond: event start, allocation move (2 commits), call
+    # live_migrate_instance; cond: event start + allocation move (1 commit), call
     # select_destinations (claim), call dst check_can_live_migrate_destination which
-    # calls src check_can_live_migrate_source, migration dest, event finish (2 commits),
-    # cast live_migration; src: call [queued], then in its pool: calls event start,
-    # [preparing], dst pre_live_migration, [running], progress, dst
+    # calls src check_can_live_migrate_source, migration dest + event finish (1 commit),
+    # cast live_migration; src: call [queued], then in its pool: calls batch [event
+    # start, [preparing]], dst pre_live_migration, [running], dst
     # post_live_migration_at_destination (which calls instance_update on the
-    # conductor), confirm_allocations, event finish, [completed].
-    "live migrate": Hops(14, 2, 15, "api→cond→sched→dst→src→src pool(10 calls)"),
-    # api: transition+action (1 commit), cast terminate_instance; compute: call event
-    # start, destroy, call instance_destroyed (release allocations, then the row's
-    # soft delete: 2 commits to the final state).
-    "delete": Hops(2, 1, 4, "api→compute(2 calls)"),
+    # conductor), batch [confirm_allocations, [completed], event finish]. Progress
+    # writes are casts, off the path.
+    "live migrate": Hops(10, 2, 9, "api→cond→sched→dst→src→src pool(7 calls)"),
+    # api: transition+action (1 commit), cast terminate_instance; compute: destroy,
+    # call batch [event start, instance_destroyed (allocations released, row soft
+    # deleted), event finish]: one commit.
+    "delete": Hops(1, 1, 2, "api→compute(1 call)"),
 }
 
 TARGETS_MS = {"boot": 80, "resize": 100, "live migrate": 90}

@@ -28,36 +28,32 @@ class BuildMixin:
                                request_spec: RequestSpec, image: dict, selection: Selection,
                                alternates: list[Selection], tried: list[dict]) -> None:
         with self.instance_locks(instance.uuid):
-            self._safe_event_start(ctxt, instance)
+            step = steps.Step(self, ctxt, instance.uuid, EVENT)
             try:
-                instance = steps.transition(self, ctxt, instance, "spawn")
+                instance = step.transition(instance, "spawn")
             except (exception.Conflict, exception.NotFound) as exc:
                 LOG.info("Not building %s: %s", instance.uuid, exc.format_message())
                 return
             try:
                 self.driver.spawn(instance, image, instance.flavor)
             except Exception as exc:
-                self._reschedule(ctxt, instance, request_spec, image, alternates, tried, exc)
+                self._reschedule(ctxt, step, instance, request_spec, image, alternates, tried,
+                                 exc)
                 return
             try:
-                steps.transition(self, ctxt, instance, "spawned",
-                                 power_state=int(self.power_state_of(instance)),
-                                 launched_at=servicegroup.utcnow())
+                step.transition(instance, "spawned", last=True,
+                                power_state=int(self.power_state_of(instance)),
+                                launched_at=servicegroup.utcnow())
             except (exception.Conflict, exception.NotFound) as exc:
                 # Deleted while spawning: the delete owns the instance now.
                 LOG.info("Instance %s changed during spawn: %s", instance.uuid,
                          exc.format_message())
                 return
-            steps.safely(self.conductor.action_event_finish, ctxt, instance.uuid, EVENT,
-                        "Success", None, True)
             LOG.info("Instance %s is active on %s", instance.uuid, self.host)
 
-    def _safe_event_start(self, ctxt: RequestContext, instance: Instance) -> None:
-        steps.safely(self.conductor.action_event_start, ctxt, instance.uuid, EVENT, self.host)
-
-    def _reschedule(self, ctxt: RequestContext, instance: Instance, request_spec: RequestSpec,
-                    image: dict, alternates: list[Selection], tried: list[dict],
-                    exc: Exception) -> None:
+    def _reschedule(self, ctxt: RequestContext, step: steps.Step, instance: Instance,
+                    request_spec: RequestSpec, image: dict, alternates: list[Selection],
+                    tried: list[dict], exc: Exception) -> None:
         reason = steps.message_of(exc)
         LOG.warning("Spawn of %s failed on %s (%s); rescheduling", instance.uuid, self.host,
                     reason)
@@ -65,8 +61,8 @@ class BuildMixin:
             self.driver.destroy(instance)
         except Exception:
             LOG.exception("Cleaning up the failed guest of %s failed", instance.uuid)
-        steps.safely(self.conductor.action_event_finish, ctxt, instance.uuid, EVENT, "Error",
-                    traceback.format_exc(), False)
+        step.finish_action = False  # the action goes on with the next host
+        step.failed(traceback.format_exc())
         self.conductor.reschedule_build(ctxt, instance, request_spec, image, alternates,
                                         tried + [{"host": self.host, "reason": reason}])
 

@@ -15,6 +15,6 @@ class DeleteMixin:
     def terminate_instance(self, ctxt: RequestContext, instance: Instance) -> None:
         # finish_action=False: instance_destroyed closes the action once the row is gone.
         with steps.instance_step(self, ctxt, instance, "compute_terminate_instance",
-                                 failure="delete_failed", finish_action=False):
+                                 failure="delete_failed", finish_action=False) as step:
             self.driver.destroy(instance)
-            self.conductor.instance_destroyed(ctxt, instance.uuid)
+            step.write(("instance_destroyed", {"instance_uuid": instance.uuid}), last=True)

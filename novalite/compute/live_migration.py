@@ -89,17 +89,17 @@ class LiveMigrationMixin:
 
     def _run_live_migration(self, ctxt: RequestContext, instance: Instance,
                             migration: Migration, dest: str, migrate_data: dict) -> None:
-        steps.safely(self.conductor.action_event_start, ctxt, instance.uuid, EVENT, self.host)
+        step = steps.Step(self, ctxt, instance.uuid, EVENT)
         try:
             if migration.id in self._cancelled:
                 raise exception.LiveMigrationAborted(instance_uuid=instance.uuid)
-            migration = self.conductor.migration_update(
-                ctxt, migration.id, {"status": MS.PREPARING.value}, [MS.QUEUED.value])
+            migration, = step.write(steps.migration_op(migration.id, MS.PREPARING,
+                                                       [MS.QUEUED.value]))
             migrate_data = self.compute.pre_live_migration(ctxt, dest, instance, migrate_data)
             if migration.id in self._cancelled:
                 raise exception.LiveMigrationAborted(instance_uuid=instance.uuid)
-            migration = self.conductor.migration_update(
-                ctxt, migration.id, {"status": MS.RUNNING.value}, [MS.PREPARING.value])
+            migration, = step.write(steps.migration_op(migration.id, MS.RUNNING,
+                                                       [MS.PREPARING.value]))
             monitor = _Monitor(self, ctxt, instance, migration, dest)
             try:
                 self.driver.live_migration(instance, dest, migrate_data, monitor)
@@ -110,13 +110,14 @@ class LiveMigrationMixin:
             finally:
                 monitor.stop()
         except Exception as exc:
-            self._rollback_live_migration(ctxt, instance, migration, dest, migrate_data, exc)
+            self._rollback_live_migration(ctxt, step, instance, migration, dest, migrate_data,
+                                          exc)
             return
         finally:
             self._cancelled.discard(migration.id)
-        self._post_live_migration(ctxt, instance, migration, dest, migrate_data)
+        self._post_live_migration(ctxt, step, instance, migration, dest, migrate_data)
 
-    def _post_live_migration(self, ctxt: RequestContext, instance: Instance,
+    def _post_live_migration(self, ctxt: RequestContext, step: steps.Step, instance: Instance,
                              migration: Migration, dest: str, migrate_data: dict) -> None:
         try:
             self.driver.post_live_migration(instance, migrate_data)
@@ -125,18 +126,17 @@ class LiveMigrationMixin:
         except Exception as exc:
             # The guest may already run on the destination: ERROR, for an operator to look.
             LOG.exception("Post live migration of %s failed", instance.uuid)
-            self._fail(ctxt, instance, migration, exc, MS.ERROR, "live_migrate_failed")
+            self._fail(ctxt, step, instance, migration, exc, MS.ERROR, "live_migrate_failed")
             return
-        # Allocations and the action first: a final status means everything is settled.
-        self.conductor.confirm_allocations(ctxt, migration.uuid)
-        steps.safely(self.conductor.action_event_finish, ctxt, instance.uuid, EVENT,
-                     "Success", None, True)
-        self.conductor.migration_update(ctxt, migration.id, {"status": MS.COMPLETED.value})
+        # Allocations, the action and the final status in one transaction: a final
+        # status means everything is settled.
+        step.write(("confirm_allocations", {"migration_uuid": migration.uuid}),
+                   steps.migration_op(migration.id, MS.COMPLETED), last=True)
         LOG.info("Instance %s live-migrated from %s to %s", instance.uuid, self.host, dest)
 
-    def _rollback_live_migration(self, ctxt: RequestContext, instance: Instance,
-                                 migration: Migration, dest: str, migrate_data: dict,
-                                 exc: Exception) -> None:
+    def _rollback_live_migration(self, ctxt: RequestContext, step: steps.Step,
+                                 instance: Instance, migration: Migration, dest: str,
+                                 migrate_data: dict, exc: Exception) -> None:
         aborted = isinstance(exc, exception.LiveMigrationAborted)
         if not aborted:
             LOG.warning("Live migration of %s failed: %s", instance.uuid,
@@ -151,15 +151,12 @@ class LiveMigrationMixin:
             steps.safely(self.compute.rollback_live_migration_at_destination, ctxt, dest,
                          instance, migrate_data)
         status = MS.CANCELLED if aborted else MS.FAILED
-        self._fail(ctxt, instance, migration, exc, status, "live_migrate_rollback")
+        self._fail(ctxt, step, instance, migration, exc, status, "live_migrate_rollback")
 
-    def _fail(self, ctxt: RequestContext, instance: Instance, migration: Migration,
-              exc: Exception, status: MS, transition: str) -> None:
+    def _fail(self, ctxt: RequestContext, step: steps.Step, instance: Instance,
+              migration: Migration, exc: Exception, status: MS, transition: str) -> None:
         details = "".join(traceback.format_exception(exc))
-        steps.safely(self.conductor.instance_fault_create, ctxt, instance.uuid,
-                     getattr(exc, "code", 500), steps.message_of(exc), details, self.host)
-        steps.safely(self.conductor.action_event_finish, ctxt, instance.uuid, EVENT, "Error",
-                     details, True)
+        step.failed(details, steps.fault_op(self, instance.uuid, exc, details))
         if transition == "live_migrate_rollback":
             steps.safely(self.conductor.revert_allocations, ctxt, instance.uuid,
                          migration.uuid)
@@ -233,8 +230,9 @@ class _Monitor:
         done = not stats.get("memory_remaining") and not stats.get("disk_remaining")
         if done or now - self.last_write >= PROGRESS_INTERVAL:
             self.last_write = now
-            steps.safely(self.manager.conductor.migration_update, self.ctxt,
-                         self.migration.id, stats)
+            # A cast: progress is for watchers, the migration must not wait for it.
+            steps.safely(self.manager.conductor.batch, self.ctxt,
+                         [steps.migration_op(self.migration.id, **stats)], wait=False)
         if not self.timed_out and now - self.started > self.timeout(stats):
             self.timed_out = True
             action = CONF.libvirt.live_migration_timeout_action

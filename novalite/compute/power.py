@@ -23,30 +23,29 @@ class PowerMixin:
     @rpc.expose
     def start_instance(self, ctxt: RequestContext, instance: Instance) -> None:
         with steps.instance_step(self, ctxt, instance, "compute_start_instance",
-                                 failure="start_failed"):
+                                 failure="start_failed") as step:
             self.driver.power_on(instance)
-            steps.transition(self, ctxt, instance, "powered_on",
-                             power_state=int(self.power_state_of(instance)))
+            step.transition(instance, "powered_on", last=True,
+                            power_state=int(self.power_state_of(instance)))
 
     @rpc.expose
     def stop_instance(self, ctxt: RequestContext, instance: Instance,
                       clean_shutdown: bool = True) -> None:
         with steps.instance_step(self, ctxt, instance, "compute_stop_instance",
-                                 failure="stop_failed"):
+                                 failure="stop_failed") as step:
             self.driver.power_off(instance, timeout=60 if clean_shutdown else 0)
-            steps.transition(self, ctxt, instance, "powered_off",
-                             power_state=int(self.power_state_of(instance)))
+            step.transition(instance, "powered_off", last=True,
+                            power_state=int(self.power_state_of(instance)))
 
     @rpc.expose
     def reboot_instance(self, ctxt: RequestContext, instance: Instance, reboot_type: str) -> None:
         hard = reboot_type.upper() == REBOOT_HARD
         with steps.instance_step(self, ctxt, instance, "compute_reboot_instance",
-                                 failure="reboot_failed"):
-            instance = steps.transition(self, ctxt, instance,
-                                        "rebooting_hard" if hard else "rebooting")
+                                 failure="reboot_failed") as step:
+            instance = step.transition(instance, "rebooting_hard" if hard else "rebooting")
             self.driver.reboot(instance, REBOOT_HARD if hard else "SOFT")
-            steps.transition(self, ctxt, instance, "rebooted",
-                             power_state=int(self.power_state_of(instance)))
+            step.transition(instance, "rebooted", last=True,
+                            power_state=int(self.power_state_of(instance)))
 
     def sync_power_states(self) -> None:
         """Periodic: make the database agree with the hypervisor about each stable guest.

@@ -43,10 +43,10 @@ class ResizeMixin:
     def prep_resize(self, ctxt: RequestContext, instance: Instance, migration: Migration,
                     flavor: dict, request_spec: RequestSpec, alternates: list[Selection],
                     tried: list[dict]) -> None:
-        event = "compute_prep_resize"
         with self.instance_locks(instance.uuid):
-            steps.safely(self.conductor.action_event_start, ctxt, instance.uuid, event,
-                         self.host)
+            # No state changes here: the event is sent once, when the step is over.
+            step = steps.Step(self, ctxt, instance.uuid, "compute_prep_resize",
+                              finish_action=False)
             try:
                 if instance.host == self.host and not CONF.allow_resize_to_same_host:
                     raise exception.Invalid(reason="the destination is the current host")
@@ -55,14 +55,12 @@ class ResizeMixin:
                 reason = steps.message_of(exc)
                 LOG.warning("prep_resize of %s failed on %s: %s", instance.uuid, self.host,
                             reason)
-                steps.safely(self.conductor.action_event_finish, ctxt, instance.uuid, event,
-                             "Error", traceback.format_exc(), False)
+                step.failed(traceback.format_exc())
                 self.conductor.reschedule_resize(ctxt, instance, migration, request_spec,
                                                  alternates,
                                                  tried + [{"host": self.host, "reason": reason}])
                 return
-            steps.safely(self.conductor.action_event_finish, ctxt, instance.uuid, event,
-                         "Success", None, False)
+            step.succeeded()
         self.compute.resize_instance(ctxt, migration.source_compute, instance, migration,
                                      flavor, disk_target=disk_target)
 
@@ -70,14 +68,14 @@ class ResizeMixin:
     def finish_resize(self, ctxt: RequestContext, instance: Instance, migration: Migration,
                       flavor: dict) -> None:
         with self._move_step(ctxt, instance, migration, "compute_finish_resize",
-                             failure="resize_failed", allocations=ON_DEST):
-            instance = steps.transition(self, ctxt, instance, "resize_finish", flavor=flavor,
-                                        old_flavor=migration.old_flavor, new_flavor=flavor)
+                             failure="resize_failed", allocations=ON_DEST) as step:
+            instance = step.transition(instance, "resize_finish", flavor=flavor,
+                                       old_flavor=migration.old_flavor, new_flavor=flavor)
             self.driver.finish_migration(instance, {}, flavor, power_on=_was_active(instance))
-            self.conductor.migration_update(ctxt, migration.id, {"status": MS.FINISHED.value},
-                                            [MS.POST_MIGRATING.value])
-            steps.transition(self, ctxt, instance, "finished",
-                             power_state=int(self.power_state_of(instance)))
+            step.write(steps.migration_op(migration.id, MS.FINISHED, [MS.POST_MIGRATING.value]),
+                       steps.transition_op(instance, "finished",
+                                           power_state=int(self.power_state_of(instance))),
+                       last=True)
 
     @rpc.expose
     def revert_resize(self, ctxt: RequestContext, instance: Instance,
@@ -97,16 +95,16 @@ class ResizeMixin:
         with self._move_step(ctxt, instance, migration, "compute_resize_instance",
                              failure="resize_rollback", allocations=ON_SOURCE,
                              finish_action=False, restore_guest=True) as step:
-            # Each step: the instance's task_state first, then the migration's status.
-            instance = steps.transition(self, ctxt, instance, "resize_migrating")
-            migration = self.conductor.migration_update(
-                ctxt, migration.id, {"status": MS.MIGRATING.value}, [MS.PRE_MIGRATING.value])
+            # Each step: the instance's task_state, then the migration's status (one write).
+            instance, migration = step.write(
+                steps.transition_op(instance, "resize_migrating"),
+                steps.migration_op(migration.id, MS.MIGRATING, [MS.PRE_MIGRATING.value]))
             self.driver.migrate_disk_and_power_off(instance, migration.dest_compute, flavor,
                                                    disk_target)
-            instance = steps.transition(self, ctxt, instance, "resize_migrated",
-                                        host=migration.dest_compute, node=migration.dest_node)
-            migration = self.conductor.migration_update(
-                ctxt, migration.id, {"status": MS.POST_MIGRATING.value}, [MS.MIGRATING.value])
+            instance, migration = step.write(
+                steps.transition_op(instance, "resize_migrated", host=migration.dest_compute,
+                                    node=migration.dest_node),
+                steps.migration_op(migration.id, MS.POST_MIGRATING, [MS.MIGRATING.value]))
         if step.ok:
             self.compute.finish_resize(ctxt, migration.dest_compute, instance, migration,
                                        flavor)
@@ -118,30 +116,33 @@ class ResizeMixin:
             self._confirm_for_delete(ctxt, instance, migration)
             return
         with self._move_step(ctxt, instance, migration, "compute_confirm_resize",
-                             failure="confirm_failed", allocations=ON_DEST):
+                             failure="confirm_failed", allocations=ON_DEST) as step:
             self.driver.confirm_migration(instance)
-            self.conductor.migration_update(ctxt, migration.id, {"status": MS.CONFIRMED.value},
-                                            [MS.CONFIRMING.value])
-            self.conductor.confirm_allocations(ctxt, migration.uuid)
-            steps.transition(self, ctxt, instance, "confirmed", old_flavor=None,
-                             new_flavor=None)
+            step.write(steps.migration_op(migration.id, MS.CONFIRMED, [MS.CONFIRMING.value]),
+                       ("confirm_allocations", {"migration_uuid": migration.uuid}),
+                       steps.transition_op(instance, "confirmed", old_flavor=None,
+                                           new_flavor=None),
+                       last=True)
 
     @rpc.expose
     def finish_revert_resize(self, ctxt: RequestContext, instance: Instance,
                              migration: Migration) -> None:
         with self._move_step(ctxt, instance, migration, "compute_finish_revert_resize",
-                             failure="revert_failed", allocations=ON_SOURCE):
-            self.conductor.revert_allocations(ctxt, instance.uuid, migration.uuid)
-            instance = self.conductor.instance_update(
-                ctxt, instance.uuid,
-                {"host": migration.source_compute, "node": migration.source_node,
-                 "flavor": migration.old_flavor, "old_flavor": None, "new_flavor": None},
-                {"task_state": [TaskState.RESIZE_REVERTING.value]})
+                             failure="revert_failed", allocations=ON_SOURCE) as step:
+            _, instance = step.write(
+                ("revert_allocations", {"instance_uuid": instance.uuid,
+                                        "migration_uuid": migration.uuid}),
+                ("instance_update", {
+                    "instance_uuid": instance.uuid,
+                    "values": {"host": migration.source_compute,
+                               "node": migration.source_node, "flavor": migration.old_flavor,
+                               "old_flavor": None, "new_flavor": None},
+                    "guard": {"task_state": [TaskState.RESIZE_REVERTING.value]}}))
             self.driver.finish_revert_migration(instance, power_on=_was_active(instance))
-            self.conductor.migration_update(ctxt, migration.id, {"status": MS.REVERTED.value},
-                                            [MS.REVERTING.value])
-            steps.transition(self, ctxt, instance, "reverted",
-                             power_state=int(self.power_state_of(instance)))
+            step.write(steps.migration_op(migration.id, MS.REVERTED, [MS.REVERTING.value]),
+                       steps.transition_op(instance, "reverted",
+                                           power_state=int(self.power_state_of(instance))),
+                       last=True)
 
     def _confirm_for_delete(self, ctxt: RequestContext, instance: Instance,
                             migration: Migration) -> None:
@@ -152,9 +153,10 @@ class ResizeMixin:
                 self.driver.confirm_migration(instance)
             except Exception:
                 LOG.exception("Cleaning up the source guest of %s failed", instance.uuid)
-            self.conductor.migration_update(ctxt, migration.id, {"status": MS.CONFIRMED.value},
-                                            [MS.CONFIRMING.value])
-            self.conductor.confirm_allocations(ctxt, migration.uuid)
+            # One transaction: a final status means the allocation is gone too.
+            self.conductor.batch(ctxt, [
+                ("confirm_allocations", {"migration_uuid": migration.uuid}),
+                steps.migration_op(migration.id, MS.CONFIRMED, [MS.CONFIRMING.value])])
 
     # -- shared -----------------------------------------------------------------------
     def _move_step(self, ctxt: RequestContext, instance: Instance, migration: Migration,

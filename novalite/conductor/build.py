@@ -41,8 +41,8 @@ def build_instances(ctxt: RequestContext, scheduler: scheduler_rpcapi.SchedulerA
             _fail(ctxt, inst.uuid, exc, tried=[])
         return
     for inst, (chosen, *alternates) in zip(instances, selections, strict=True):
-        records.event(ctxt, inst.uuid, SCHEDULE_EVENT, "finish")
-        _send_to_host(ctxt, compute, inst, request_spec, image, chosen, alternates, tried=[])
+        _send_to_host(ctxt, compute, inst, request_spec, image, chosen, alternates, tried=[],
+                      finish_event=True)
 
 
 def reschedule(ctxt: RequestContext, compute: compute_rpcapi.ComputeAPI, instance: Instance,
@@ -67,13 +67,19 @@ def reschedule(ctxt: RequestContext, compute: compute_rpcapi.ComputeAPI, instanc
 
 def _send_to_host(ctxt: RequestContext, compute: compute_rpcapi.ComputeAPI,
                   instance: Instance, request_spec: RequestSpec, image: dict,
-                  chosen: Selection, alternates: list[Selection], tried: list[dict]) -> None:
+                  chosen: Selection, alternates: list[Selection], tried: list[dict],
+                  finish_event: bool = False) -> None:
     try:
-        row = db.instance_update(ctxt, instance.uuid,
-                                 {"host": chosen.host, "node": chosen.nodename},
-                                 expected_task_state=[states.TaskState.SCHEDULING])
+        with db.transaction():  # the instance's host and the scheduling event: one commit
+            row = db.instance_update(ctxt, instance.uuid,
+                                     {"host": chosen.host, "node": chosen.nodename},
+                                     expected_task_state=[states.TaskState.SCHEDULING])
+            if finish_event:
+                records.event(ctxt, instance.uuid, SCHEDULE_EVENT, "finish")
     except (exception.Conflict, exception.NotFound):
         # Deleted (or being deleted) while it was scheduled: give the claim back.
+        if finish_event:
+            records.event(ctxt, instance.uuid, SCHEDULE_EVENT, "finish")
         allocations.release(ctxt, instance.uuid)
         LOG.info("Instance %s went away while it was scheduled", instance.uuid)
         return

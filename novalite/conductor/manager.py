@@ -7,6 +7,7 @@ are the only way their state changes reach the database.
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import logging
 
 from novalite import exception, rpc
@@ -28,8 +29,14 @@ LOG = logging.getLogger(__name__)
 COMPUTE_BINARY = "novalite-compute"
 
 
+# The narrow-persistence methods a compute agent may group into one batch().
+BATCHABLE = frozenset({
+    "instance_update", "instance_fault_create", "action_event_start", "action_event_finish",
+    "instance_destroyed", "migration_update", "revert_allocations", "confirm_allocations"})
+
+
 class ConductorManager(Manager):
-    RPC_API_VERSION = "1.3"
+    RPC_API_VERSION = "1.4"
 
     def __init__(self, host: str) -> None:
         super().__init__(host)
@@ -108,6 +115,24 @@ class ConductorManager(Manager):
 
     # -- narrow persistence for compute agents --------------------------------------
     @rpc.expose
+    def batch(self, ctxt: RequestContext, ops: list) -> list:
+        """Several of the methods below, in order, in one transaction: all or none.
+
+        ops: [[method, kwargs], ...] with method in BATCHABLE. Returns each method's
+        result. A compute step sends its state changes and its bookkeeping (action
+        events, allocations) this way: one round trip and one commit instead of one each.
+        """
+        unknown = sorted({method for method, _ in ops} - BATCHABLE)
+        if unknown:
+            raise exception.Invalid(reason=f"not batchable: {', '.join(unknown)}")
+        return self._batch(ctxt, ops)
+
+    @db.retry_on_deadlock
+    def _batch(self, ctxt: RequestContext, ops: list) -> list:
+        with db.transaction():
+            return [getattr(self, method)(ctxt, **kwargs) for method, kwargs in ops]
+
+    @rpc.expose
     def instance_update(self, ctxt: RequestContext, instance_uuid: str, values: dict,
                         guard: dict) -> Instance:
         row = db.instance_update(
@@ -124,8 +149,8 @@ class ConductorManager(Manager):
 
     @rpc.expose
     def action_event_start(self, ctxt: RequestContext, instance_uuid: str, event: str,
-                           host: str) -> None:
-        db.action_event_start(ctxt, instance_uuid, event, host=host)
+                           host: str, start_time: datetime.datetime | None = None) -> None:
+        db.action_event_start(ctxt, instance_uuid, event, host=host, start_time=start_time)
 
     @rpc.expose
     def action_event_finish(self, ctxt: RequestContext, instance_uuid: str, event: str,

@@ -8,9 +8,14 @@ Version history:
   1.2 - migrate_server (resize and cold migration), reschedule_resize, migration_update,
         revert_allocations, confirm_allocations, resizes_to_confirm
   1.3 - live_migrate_instance, live_migration_progress
+  1.4 - batch (several narrow writes in one transaction); action_event_start takes
+        start_time
 """
 
 from __future__ import annotations
+
+import datetime
+from typing import Any
 
 from novalite import rpc
 from novalite.conf import CONF
@@ -24,7 +29,7 @@ TOPIC = "conductor"
 
 
 class ConductorAPI:
-    VERSION = "1.3"
+    VERSION = "1.4"
 
     def __init__(self) -> None:
         self.client = rpc.get_client(TOPIC, self.VERSION,
@@ -80,9 +85,26 @@ class ConductorAPI:
                                 code=code, message=message, details=details, host=host)
 
     def action_event_start(self, ctxt: RequestContext, instance_uuid: str, event: str,
-                           host: str) -> None:
+                           host: str, start_time: datetime.datetime | None = None) -> None:
+        if start_time is not None and self.client.can_send_version("1.4"):
+            self._short("1.4").call(ctxt, "action_event_start", instance_uuid=instance_uuid,
+                                    event=event, host=host, start_time=start_time)
+            return
         self._short("1.1").call(ctxt, "action_event_start", instance_uuid=instance_uuid,
                                 event=event, host=host)
+
+    def batch(self, ctxt: RequestContext, ops: list[tuple[str, dict[str, Any]]],
+              wait: bool = True) -> list | None:
+        """Apply narrow writes ([(method, kwargs), ...], methods of this class) in one
+        conductor transaction, in order. wait=False casts them (nothing returned) for
+        bookkeeping nobody waits for. A conductor older than 1.4 gets one call each."""
+        if not self.client.can_send_version("1.4"):
+            return [getattr(self, method)(ctxt, **kwargs) for method, kwargs in ops]
+        prepared = self._short("1.4")
+        if not wait:
+            prepared.cast(ctxt, "batch", ops=ops)
+            return None
+        return prepared.call(ctxt, "batch", ops=ops)
 
     def action_event_finish(self, ctxt: RequestContext, instance_uuid: str, event: str,
                             result: str, traceback: str | None = None,

@@ -386,11 +386,14 @@ def _link_compute_nodes(session: orm.Session, host: str) -> None:
 
 
 def service_get_all(ctx: RequestContext, host: str | None = None,
-                    binary: str | None = None) -> list:
-    """Live (not deleted) services, optionally of one host and/or binary, by id."""
+                    binary: str | None = None, hosts: Iterable[str] | None = None) -> list:
+    """Live (not deleted) services, optionally of one host (or of any of `hosts`) and/or
+    binary, by id."""
     query = sa.select(models.Service).where(models.Service.deleted == 0)
     if host is not None:
         query = query.where(models.Service.host == host)
+    if hosts is not None:
+        query = query.where(models.Service.host.in_(list(hosts)))
     if binary is not None:
         query = query.where(models.Service.binary == binary)
     with transaction(writer=False) as session:
@@ -530,12 +533,21 @@ def compute_node_report(ctx: RequestContext, host: str, hypervisor_hostname: str
     raise AssertionError("unreachable")
 
 
-def compute_node_get_all(ctx: RequestContext) -> list:
-    """Live compute nodes, by id."""
+def compute_node_get_all(ctx: RequestContext, hosts: Iterable[str] | None = None) -> list:
+    """Live compute nodes (only those of `hosts` when given), by id."""
+    query = sa.select(models.ComputeNode).where(models.ComputeNode.deleted == 0)
+    if hosts is not None:
+        query = query.where(models.ComputeNode.host.in_(list(hosts)))
     with transaction(writer=False) as session:
-        return list(session.scalars(sa.select(models.ComputeNode)
-                                    .where(models.ComputeNode.deleted == 0)
-                                    .order_by(models.ComputeNode.id)))
+        return list(session.scalars(query.order_by(models.ComputeNode.id)))
+
+
+def compute_node_zones(ctx: RequestContext) -> set[str | None]:
+    """The availability zones of the live compute nodes (None or "" for a node that
+    names none): one column, not every node as a row."""
+    with transaction(writer=False) as session:
+        return set(session.scalars(sa.select(models.ComputeNode.availability_zone)
+                                   .where(models.ComputeNode.deleted == 0).distinct()))
 
 
 def compute_node_get(ctx: RequestContext, node_id: int | str) -> Any:
@@ -665,14 +677,27 @@ def instance_update(ctx: RequestContext, instance_uuid: str, values: dict,
     if expected_vm_state is not NO_CHECK:
         stmt = stmt.where(_in_or_null(models.Instance.vm_state, expected_vm_state))
     with transaction() as session:
-        result = session.execute(stmt.values(**values)
-                                 .execution_options(synchronize_session=False))
-        if result.rowcount == 0:
+        row = _update_returning(session, stmt.values(**values), models.Instance,
+                                sa.select(models.Instance).where(*_live_instance(instance_uuid)))
+        if row is None:
             _raise_instance_conflict(session, instance_uuid, expected_task_state,
                                      expected_vm_state)
-        return session.scalars(sa.select(models.Instance)
-                               .where(*_live_instance(instance_uuid))
-                               .execution_options(populate_existing=True)).one()
+        return row
+
+
+def _update_returning(session: orm.Session, stmt: Any, model: type, reread: Any) -> Any:
+    """Run a guarded single-row UPDATE and return the updated ORM row, or None when the
+    guard matched nothing.
+
+    One statement (UPDATE ... RETURNING) where the database has it (PostgreSQL, SQLite);
+    MariaDB has no UPDATE ... RETURNING, so there the row is read back (`reread`).
+    """
+    options = {"synchronize_session": False, "populate_existing": True}
+    if session.get_bind().dialect.update_returning:
+        return session.scalars(stmt.returning(model), execution_options=options).first()
+    if session.execute(stmt, execution_options={"synchronize_session": False}).rowcount == 0:
+        return None
+    return session.scalars(reread.execution_options(populate_existing=True)).one()
 
 
 def instance_transition(ctx: RequestContext, instance_uuid: str, name: str,
@@ -767,7 +792,9 @@ def _find_action(session: orm.Session, instance_uuid: str, request_id: str) -> A
         sa.select(models.InstanceAction)
         .where(models.InstanceAction.instance_uuid == instance_uuid,
                models.InstanceAction.request_id == request_id)
-        .order_by(models.InstanceAction.id.desc()).limit(1)).first()
+        .order_by(models.InstanceAction.id.desc()).limit(1)
+        # Callers touch the action's own columns only: not its events.
+        .options(orm.lazyload(models.InstanceAction.events))).first()
     if action is None:
         raise exception.InstanceActionNotFound(request_id=request_id,
                                                instance_uuid=instance_uuid)
@@ -789,12 +816,14 @@ def action_finish(ctx: RequestContext, instance_uuid: str, request_id: str | Non
 
 @retry_on_deadlock
 def action_event_start(ctx: RequestContext, instance_uuid: str, event: str,
-                       request_id: str | None = None, host: str | None = None) -> Any:
-    """Record that a step (compute_stop_instance, ...) of the request's action started."""
+                       request_id: str | None = None, host: str | None = None,
+                       start_time: datetime.datetime | None = None) -> Any:
+    """Record that a step (compute_stop_instance, ...) of the request's action started
+    (at start_time when the step reports it after the fact, else now)."""
     with transaction() as session:
         action = _find_action(session, instance_uuid, request_id or ctx.request_id)
         row = models.InstanceActionEvent(action_id=action.id, event=event,
-                                         start_time=_now(), host=host)
+                                         start_time=start_time or _now(), host=host)
         session.add(row)
         session.flush()
         return row
@@ -922,9 +951,9 @@ def migration_update(ctx: RequestContext, migration_id: int | str, values: dict,
     if expected_status is not None:
         stmt = stmt.where(_in_or_null(models.Migration.status, expected_status))
     with transaction() as session:
-        result = session.execute(stmt.values(**values)
-                                 .execution_options(synchronize_session=False))
-        if result.rowcount == 0:
+        row = _update_returning(session, stmt.values(**values), models.Migration,
+                                _migration_query(migration_id))
+        if row is None:
             actual = session.scalar(sa.select(models.Migration.status).where(
                 _id_or_uuid(models.Migration.id, models.Migration.uuid, migration_id),
                 models.Migration.deleted == 0))
@@ -932,8 +961,7 @@ def migration_update(ctx: RequestContext, migration_id: int | str, values: dict,
                 raise exception.MigrationNotFound(migration_id=migration_id)
             raise exception.UnexpectedMigrationStatusError(
                 migration_id=migration_id, expected=_as_list(expected_status), actual=actual)
-        return session.scalars(_migration_query(migration_id)
-                               .execution_options(populate_existing=True)).one()
+        return row
 
 
 def migrations_finished_before(ctx: RequestContext, dest_compute: str,

@@ -47,7 +47,6 @@ class LiveMigrationTask(Task):
 
     def _execute(self) -> None:
         ctxt, inst, mig = self.ctxt, self.instance, self.migration
-        records.event(ctxt, inst.uuid, EVENT, "start")
         self.on_rollback("instance back to (active, None)", lambda: db.instance_transition(
             ctxt, inst.uuid, "live_migrate_rollback"))
         self.on_rollback("migration [error]", lambda: db.migration_update(
@@ -56,7 +55,9 @@ class LiveMigrationTask(Task):
         source = db.service_get_by_host_and_binary(ctxt, inst.host, COMPUTE_BINARY)
         if not servicegroup.is_up(source):
             raise exception.ServiceUnavailable(host=inst.host)
-        allocations.move(ctxt, inst.uuid, mig.uuid)
+        with db.transaction():  # the event and the allocation handed over: one commit
+            records.event(ctxt, inst.uuid, EVENT, "start")
+            allocations.move(ctxt, inst.uuid, mig.uuid)
         self.on_rollback("source allocation back to the instance",
                          lambda: allocations.move(ctxt, mig.uuid, inst.uuid))
 
@@ -88,10 +89,11 @@ class LiveMigrationTask(Task):
                 if candidate is None:
                     raise exception.NoValidHost(reason=alternates_.tried_text(tried)) from exc
 
-        row = db.migration_update(ctxt, mig.id, {
-            "dest_compute": candidate.host, "dest_node": candidate.nodename,
-            "dest_host": candidate.host})
-        records.event(ctxt, inst.uuid, EVENT, "finish")
+        with db.transaction():
+            row = db.migration_update(ctxt, mig.id, {
+                "dest_compute": candidate.host, "dest_node": candidate.nodename,
+                "dest_host": candidate.host})
+            records.event(ctxt, inst.uuid, EVENT, "finish")
         self.compute.live_migration(ctxt, inst.host, inst, Migration.from_db(row),
                                     candidate.host, migrate_data)
 

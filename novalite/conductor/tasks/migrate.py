@@ -43,18 +43,19 @@ class MigrationTask(Task):
 
     def _execute(self) -> None:
         ctxt, inst = self.ctxt, self.instance
-        records.event(ctxt, inst.uuid, EVENT, "start")
         self.on_rollback("instance back to its previous state",
                          lambda: db.instance_transition(ctxt, inst.uuid, "resize_rollback"))
-        self.migration = db.migration_create(ctxt, {
-            "instance_uuid": inst.uuid, "migration_type": self.migration_type.value,
-            "source_compute": inst.host, "source_node": inst.node,
-            "old_flavor": inst.flavor, "new_flavor": self.flavor,
-            "project_id": inst.project_id, "user_id": inst.user_id})
+        # The event, the migration and the source allocation handed to it: one commit.
+        with db.transaction():
+            records.event(ctxt, inst.uuid, EVENT, "start")
+            self.migration = db.migration_create(ctxt, {
+                "instance_uuid": inst.uuid, "migration_type": self.migration_type.value,
+                "source_compute": inst.host, "source_node": inst.node,
+                "old_flavor": inst.flavor, "new_flavor": self.flavor,
+                "project_id": inst.project_id, "user_id": inst.user_id})
+            allocations.move(ctxt, inst.uuid, self.migration.uuid)
         self.on_rollback("migration [error]", lambda: db.migration_update(
             ctxt, self.migration.id, {"status": states.MigrationStatus.ERROR.value}))
-
-        allocations.move(ctxt, inst.uuid, self.migration.uuid)
         self.on_rollback("source allocation back to the instance",
                          lambda: allocations.move(ctxt, self.migration.uuid, inst.uuid))
 
@@ -68,10 +69,11 @@ class MigrationTask(Task):
         self.on_rollback("destination claim released",
                          lambda: allocations.release(ctxt, inst.uuid))
 
-        migration = db.migration_update(ctxt, self.migration.id, {
-            "dest_compute": chosen.host, "dest_node": chosen.nodename,
-            "dest_host": chosen.host})
-        records.event(ctxt, inst.uuid, EVENT, "finish")
+        with db.transaction():
+            migration = db.migration_update(ctxt, self.migration.id, {
+                "dest_compute": chosen.host, "dest_node": chosen.nodename,
+                "dest_host": chosen.host})
+            records.event(ctxt, inst.uuid, EVENT, "finish")
         self.compute.prep_resize(ctxt, chosen.host, inst, Migration.from_db(migration),
                                  self.flavor, spec, alternates, [])
 
