@@ -13,6 +13,21 @@ scheduler_opts = [
         help="Hosts a build may try: the chosen host plus up to max_attempts - 1 "
         "alternates, each tried after the previous one failed to spawn.",
     ),
+    cfg.IntOpt(
+        "host_state_resync_interval",
+        default=60,
+        min=0,
+        help="Seconds between full reads of the compute nodes, compute services and "
+        "allocations the scheduler keeps in memory. In between, each request reads only "
+        "the rows changed since the previous one (by updated_at, with a margin for late "
+        "commits and small clock differences between controllers: 0.2 s on every "
+        "request, 2 s once a second) and counts the rows, so a "
+        "disabled or forced-down service, a new or deleted node, an inventory change or "
+        "a claim is seen on the next request. The full read bounds how long a change "
+        "the incremental read cannot see (a writer whose clock is far behind the "
+        "scheduler's, a row edited by hand without updated_at) goes unnoticed. 0 reads "
+        "everything on every request (slow with thousands of hosts).",
+    ),
 ]
 
 filter_scheduler_opts = [
@@ -34,7 +49,12 @@ filter_scheduler_opts = [
     cfg.FloatOpt("num_instances_weight_multiplier", default=0.0,
                  help="Prefer hosts with fewer instances (>0) or more (<0)."),
     cfg.IntOpt("host_subset_size", default=1, min=1,
-               help="Pick randomly among the best N hosts, to spread concurrent requests."),
+               help="Pick randomly among the best N hosts, to spread concurrent requests. "
+               "Within one scheduler process concurrent requests already see each other's "
+               "claims while they are being made, so they rarely collide and 1 keeps the "
+               "choice deterministic (the best host first). Raise it (e.g. to 10) when "
+               "several scheduler processes serve the same hosts: they cannot see each "
+               "other's claims in progress and would race for the same best host."),
 ]
 
 

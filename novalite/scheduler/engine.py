@@ -5,9 +5,12 @@ SchedulerManager.select_destinations is a thin RPC wrapper around
 (or a cold migration) falls back to an alternate host, without asking the scheduler
 again.
 
-For each instance of a request the engine runs the filters on the host states (built
-once per request), weighs the survivors, and claims (novalite.db.allocations.claim) on
-the best host; a claim lost to a concurrent request falls to the next host. The chosen
+For each instance of a request the engine runs the filters on the host states (the
+scheduler's cache, brought up to date once per request; see host_state), weighs the
+survivors, and claims (novalite.db.allocations.claim) on the best host; a claim lost to
+a concurrent request falls to the next host. A claim is accounted in the shared host
+state while it is being made, so that concurrent requests of this process rank that
+host with the room already taken instead of queueing on its row. The chosen
 Selection is claimed; up to [scheduler] max_attempts - 1 alternates follow it,
 unclaimed. If an instance cannot be placed, every claim this request made is released
 and NoValidHost says, per filter, how many hosts it removed and why.
@@ -33,6 +36,10 @@ from novalite.scheduler.host_state import HostState
 
 LOG = logging.getLogger(__name__)
 
+# Hosts ranked beyond host_subset_size + alternates, for claims lost to concurrent
+# requests; past them the engine ranks every host that passed.
+RANK_MARGIN = 8
+
 
 @dataclasses.dataclass
 class FilterRun:
@@ -54,13 +61,12 @@ def run_filters(hosts: Sequence[HostState], spec: RequestSpec,
             break
         if not host_filter.applies(spec):
             continue
-        kept, dropped = [], []
-        for host in remaining:
-            (kept if host_filter.host_passes(host, spec) else dropped).append(host)
+        kept, dropped = host_filter.filter_all(remaining, spec)
         if dropped:
             removed.append((host_filter, dropped))
-            LOG.debug("%s removed %d host(s): %s", host_filter.name, len(dropped),
-                      ", ".join(h.name for h in dropped))
+            if LOG.isEnabledFor(logging.DEBUG):  # the names of thousands of hosts
+                LOG.debug("%s removed %d host(s): %s", host_filter.name, len(dropped),
+                          ", ".join(h.name for h in dropped))
         remaining = kept
     return FilterRun(total=len(hosts), passed=remaining, removed=removed)
 
@@ -96,6 +102,13 @@ def _order(ranked: list[HostState]) -> list[HostState]:
     return ranked
 
 
+def _rest(passed: list[HostState], ranked: list[HostState],
+          spec: RequestSpec) -> list[HostState]:
+    """The hosts of `passed` not in `ranked`, best first."""
+    seen = {h.node_uuid for h in ranked}
+    return [h for h, _ in weights.weigh_hosts(passed, spec) if h.node_uuid not in seen]
+
+
 def _selection(host: HostState, consumer_uuid: str, resources: dict[str, int],
                claimed: bool) -> Selection:
     return Selection(host=host.host, nodename=host.nodename,
@@ -109,14 +122,19 @@ def _try_claims(ctx: RequestContext, consumer_uuid: str, ranked: list[HostState]
     """Claim on the first host that takes it: (chosen or None, hosts whose claim failed)."""
     failed: list[HostState] = []
     for host in ranked:
+        host.consume(resources, consumer_uuid)
         try:
             ok = allocations.claim(ctx, consumer_uuid, host.node_uuid,
                                    resources["vcpus"], resources["memory_mb"],
                                    resources["disk_gb"], spec.project_id, spec.user_id)
         except exception.ComputeNodeNotFound:
             ok = False  # deleted since the host states were read
+        except BaseException:
+            host.unconsume(resources, consumer_uuid)
+            raise
         if ok:
             return host, failed
+        host.unconsume(resources, consumer_uuid)
         LOG.info("Claim for %s on %s failed (its capacity was taken concurrently); "
                  "trying the next host", consumer_uuid, host.name)
         failed.append(host)
@@ -148,6 +166,9 @@ def select_destinations(ctx: RequestContext, spec: RequestSpec,
                                        "instances to claim for")
     host_filters = filters_mod.get_filters()
     hosts = host_states if host_states is not None else host_state_mod.get_host_states(ctx)
+    hinted = set().union(*(f.instances_needed(spec) for f in host_filters if f.applies(spec)))
+    if hinted:
+        hosts = host_state_mod.with_instances(ctx, hosts, hinted)
     resources = allocations.resources_from_flavor(spec.flavor or {})
     max_alternates = CONF.scheduler.max_attempts - 1 if return_alternates else 0
     answer: list[list[Selection]] = []
@@ -155,18 +176,27 @@ def select_destinations(ctx: RequestContext, spec: RequestSpec,
     try:
         for index, uuid in enumerate(uuids):
             run = run_filters(hosts, spec, host_filters)
-            ranked = _order([h for h, _ in weights.weigh_hosts(run.passed, spec)])
+            # Usually the first claim wins: rank only the best few of thousands of hosts.
+            ranked = _order([h for h, _ in weights.weigh_hosts(
+                run.passed, spec, limit=CONF.filter_scheduler.host_subset_size
+                + max_alternates + RANK_MARGIN)])
             chosen, failed = _try_claims(ctx, uuid, ranked, resources, spec)
+            if chosen is None and len(ranked) < len(run.passed):
+                # Every claim among the best was lost: go on down the full ranking.
+                rest = _rest(run.passed, ranked, spec)
+                chosen, more = _try_claims(ctx, uuid, rest, resources, spec)
+                failed, ranked = failed + more, ranked + rest
             if chosen is None:
                 reason = explain(run, spec, failed)
                 if len(uuids) > 1:
                     reason = (f"Instance {index + 1} of {len(uuids)} ({uuid}) did not fit "
                               f"after the first {index} were placed. {reason}")
                 raise exception.NoValidHost(reason=reason)
-            claims.append((uuid, chosen.node_uuid))
-            chosen.consume(resources, uuid)
+            claims.append((uuid, chosen.node_uuid))  # consumed by _try_claims
             skip = {chosen.node_uuid} | {h.node_uuid for h in failed}
             alternates = [h for h in ranked if h.node_uuid not in skip]
+            if len(alternates) < max_alternates and len(ranked) < len(run.passed):
+                alternates += _rest(run.passed, ranked, spec)
             answer.append([_selection(chosen, uuid, resources, claimed=True)]
                           + [_selection(h, uuid, resources, claimed=False)
                              for h in alternates[:max_alternates]])

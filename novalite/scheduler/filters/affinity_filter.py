@@ -6,6 +6,8 @@ them, different_host keeps hosts that run none of them (Nova's semantics).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from novalite.objects.request_spec import RequestSpec
 from novalite.scheduler.filters.base import BaseHostFilter, hint_list
 from novalite.scheduler.host_state import HostState
@@ -19,9 +21,13 @@ class SameHostFilter(BaseHostFilter):
     def applies(self, spec: RequestSpec) -> bool:
         return bool(hint_list(spec, "same_host"))
 
-    def host_passes(self, host_state: HostState, spec: RequestSpec) -> bool:
+    def instances_needed(self, spec: RequestSpec) -> set[str]:
+        return set(hint_list(spec, "same_host"))
+
+    def predicate(self, spec: RequestSpec) -> Callable[[HostState], bool]:
         wanted = set(hint_list(spec, "same_host"))
-        return not wanted or bool(wanted & host_state.instance_uuids)
+        return lambda host_state: not wanted or not wanted.isdisjoint(
+            host_state.instance_uuids)
 
 
 class DifferentHostFilter(BaseHostFilter):
@@ -32,6 +38,9 @@ class DifferentHostFilter(BaseHostFilter):
     def applies(self, spec: RequestSpec) -> bool:
         return bool(hint_list(spec, "different_host"))
 
-    def host_passes(self, host_state: HostState, spec: RequestSpec) -> bool:
+    def instances_needed(self, spec: RequestSpec) -> set[str]:
+        return set(hint_list(spec, "different_host"))
+
+    def predicate(self, spec: RequestSpec) -> Callable[[HostState], bool]:
         avoid = set(hint_list(spec, "different_host"))
-        return not (avoid & host_state.instance_uuids)
+        return lambda host_state: avoid.isdisjoint(host_state.instance_uuids)

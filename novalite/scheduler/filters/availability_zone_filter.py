@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from novalite.objects.request_spec import RequestSpec
 from novalite.scheduler.filters.base import BaseHostFilter
 from novalite.scheduler.host_state import HostState
@@ -16,10 +18,11 @@ class AvailabilityZoneFilter(BaseHostFilter):
     def applies(self, spec: RequestSpec) -> bool:
         return bool(spec.availability_zone)
 
-    def host_passes(self, host_state: HostState, spec: RequestSpec) -> bool:
-        if not spec.availability_zone:
-            return True
-        return host_state.availability_zone == spec.availability_zone
+    def predicate(self, spec: RequestSpec) -> Callable[[HostState], bool]:
+        zone = spec.availability_zone
+        if not zone:
+            return lambda host_state: True
+        return lambda host_state: host_state.availability_zone == zone
 
     def host_detail(self, host_state: HostState, spec: RequestSpec) -> str:
         return f"{host_state.name} is in {host_state.availability_zone}"

@@ -8,6 +8,8 @@ so an operator reads why nothing fitted instead of Nova's bare "No valid host".
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
 from novalite.objects.request_spec import RequestSpec
@@ -18,7 +20,7 @@ MAX_LISTED = 5
 
 
 class BaseHostFilter:
-    """Subclasses set `reason` and implement host_passes()."""
+    """Subclasses set `reason` and implement predicate() (or host_passes())."""
 
     name: ClassVar[str] = ""
     # Why a host was removed, in a few words ("disabled or down").
@@ -30,12 +32,34 @@ class BaseHostFilter:
 
     def host_passes(self, host_state: HostState, spec: RequestSpec) -> bool:
         """Whether the host may take one instance of the request."""
-        raise NotImplementedError
+        return self.predicate(spec)(host_state)
+
+    def predicate(self, spec: RequestSpec) -> Callable[[HostState], bool]:
+        """host_passes for one request, with what depends only on the request worked
+        out once: the engine applies it to thousands of hosts."""
+        if type(self).host_passes is BaseHostFilter.host_passes:
+            raise NotImplementedError(f"{self.name} implements neither host_passes "
+                                      f"nor predicate")
+        return lambda host_state: self.host_passes(host_state, spec)
+
+    def filter_all(self, hosts: Sequence[HostState], spec: RequestSpec
+                   ) -> tuple[list[HostState], list[HostState]]:
+        """(kept, removed), each in the order of `hosts`."""
+        flags = list(map(self.predicate(spec), hosts))
+        kept = list(itertools.compress(hosts, flags))
+        if len(kept) == len(hosts):
+            return kept, []
+        return kept, [host for host, flag in zip(hosts, flags, strict=True) if not flag]
 
     def applies(self, spec: RequestSpec) -> bool:
         """False when the request does not involve this filter (no hint, no zone): the
         engine then skips it, which keeps explanations and logs short."""
         return True
+
+    def instances_needed(self, spec: RequestSpec) -> set[str]:
+        """Instances whose hosts this filter looks for in HostState.instance_uuids (the
+        cached host states carry none: the engine reads these per request)."""
+        return set()
 
     def host_detail(self, host_state: HostState, spec: RequestSpec) -> str:
         """How a removed host is listed: its name, plus whatever helps (a filter may add)."""

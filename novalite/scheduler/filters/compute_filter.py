@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from novalite.objects.request_spec import RequestSpec
 from novalite.scheduler.filters.base import BaseHostFilter
 from novalite.scheduler.host_state import HostState
@@ -22,13 +24,19 @@ def _problem(host_state: HostState) -> str | None:
     return None
 
 
+def _usable(host_state: HostState) -> bool:
+    """_problem(host_state) is None, without building a message per host."""
+    return (host_state.has_service and host_state.service_up and not host_state.forced_down
+            and not host_state.service_disabled and not host_state.node_disabled)
+
+
 class ComputeFilter(BaseHostFilter):
     """A disabled or silent compute service cannot build anything."""
 
     reason = "disabled or down"
 
-    def host_passes(self, host_state: HostState, spec: RequestSpec) -> bool:
-        return _problem(host_state) is None
+    def predicate(self, spec: RequestSpec) -> Callable[[HostState], bool]:
+        return _usable
 
     def host_detail(self, host_state: HostState, spec: RequestSpec) -> str:
         return f"{host_state.name} {_problem(host_state)}"

@@ -7,6 +7,8 @@ operator policy: the engine always runs them first, whatever enabled_filters say
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from novalite.objects.request_spec import RequestSpec
 from novalite.scheduler.filters.base import BaseHostFilter
 from novalite.scheduler.host_state import HostState
@@ -20,9 +22,10 @@ class IgnoreHostsFilter(BaseHostFilter):
     def applies(self, spec: RequestSpec) -> bool:
         return bool(spec.ignore_hosts)
 
-    def host_passes(self, host_state: HostState, spec: RequestSpec) -> bool:
+    def predicate(self, spec: RequestSpec) -> Callable[[HostState], bool]:
         ignored = set(spec.ignore_hosts or [])
-        return host_state.host not in ignored and host_state.nodename not in ignored
+        return lambda host_state: (host_state.host not in ignored
+                                   and host_state.nodename not in ignored)
 
 
 class RequestedDestinationFilter(BaseHostFilter):
@@ -33,9 +36,9 @@ class RequestedDestinationFilter(BaseHostFilter):
     def applies(self, spec: RequestSpec) -> bool:
         return bool(spec.requested_destination)
 
-    def host_passes(self, host_state: HostState, spec: RequestSpec) -> bool:
+    def predicate(self, spec: RequestSpec) -> Callable[[HostState], bool]:
         dest = spec.requested_destination
-        return not dest or dest in (host_state.host, host_state.nodename)
+        return lambda host_state: not dest or dest in (host_state.host, host_state.nodename)
 
     def describe(self, removed: list[HostState], spec: RequestSpec) -> str:
         # Listing every other host says nothing; name what was asked for instead.

@@ -7,6 +7,8 @@ what guarantees no overbooking under concurrency.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from novalite.db import allocations
 from novalite.objects.request_spec import RequestSpec
 from novalite.scheduler.filters.base import BaseHostFilter, listing
@@ -26,8 +28,18 @@ class ResourceFilter(BaseHostFilter):
 
     reason = "not enough resources"
 
-    def host_passes(self, host_state: HostState, spec: RequestSpec) -> bool:
-        return not _short(host_state, spec)
+    def predicate(self, spec: RequestSpec) -> Callable[[HostState], bool]:
+        asked = allocations.resources_from_flavor(spec.flavor or {})
+        wanted = [(rc, n) for rc, n in asked.items() if n > 0]
+
+        def fits(host_state: HostState) -> bool:
+            # _short()'s test, without a dict of free resources per host.
+            total, used = host_state.total, host_state.used
+            for rc, n in wanted:
+                if total.get(rc, 0) - used.get(rc, 0) < n:
+                    return False
+            return True
+        return fits
 
     def host_detail(self, host_state: HostState, spec: RequestSpec) -> str:
         return ", ".join(f"not enough {rc}: {host_state.name} has {free} free, {asked} asked"

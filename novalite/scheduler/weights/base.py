@@ -9,6 +9,7 @@ say how much each criterion matters.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, ClassVar
 
 from novalite.conf import CONF
@@ -33,6 +34,10 @@ class BaseWeigher:
     def raw_weight(self, host_state: HostState, spec: RequestSpec) -> float:
         """Bigger is better before the multiplier is applied."""
         raise NotImplementedError
+
+    def raw_weights(self, hosts: Sequence[HostState], spec: RequestSpec) -> list[float]:
+        """raw_weight of every host, in order (a weigher may do it in one pass)."""
+        return [self.raw_weight(host, spec) for host in hosts]
 
 
 def normalize(values: list[float]) -> list[float]:

@@ -65,8 +65,15 @@ def test_host_states_from_the_database(host_factory, ctx, overrides):
     assert h.total == {"vcpus": 16, "memory_mb": 4096, "disk_gb": 40}
     assert h.used == {"vcpus": 3, "memory_mb": 1024, "disk_gb": 5}
     assert h.free == {"vcpus": 13, "memory_mb": 3072, "disk_gb": 35}
-    # The placed instance by instances.host, the one being built by its allocation.
-    assert h.instance_uuids == {inst.uuid, building.uuid} and h.num_instances == 2
+    # Instances holding an allocation: the one being built (the placed one has none).
+    assert h.num_instances == 1
+    # Membership is read per request, for the hints: the placed instance by
+    # instances.host, the one being built by its allocation.
+    assert h.instance_uuids == set()
+    members = host_state.instances_by_node(ctx, list(states.values()))
+    assert members[h.node_id] == {inst.uuid, building.uuid}
+    assert host_state.instances_by_node(ctx, [h], [building.uuid, "other"]) == {
+        h.node_id: {building.uuid}}
     assert states["down"].service_up is False
     assert states["down"].availability_zone == "zone-default"
     assert (states["off"].service_disabled, states["off"].service_disabled_reason) == (
@@ -191,6 +198,30 @@ def test_lost_claim_falls_to_the_next_host(host_factory, ctx):
                                                          host_states=stale)
     assert chosen.host == "c2" and chosen.claimed
     assert [a.host for a in alternates] == ["c3", "c4"]  # c1 is full: not an alternate
+
+
+def test_claims_lost_past_the_ranked_few_go_on_down_the_ranking(host_factory, ctx,
+                                                                 monkeypatch):
+    # host_subset_size 1 + 2 alternates + no margin: only the best 3 are ranked first.
+    monkeypatch.setattr(engine, "RANK_MARGIN", 0)
+    nodes = [host_factory(f"h{i}", memory_mb=8192 - 1024 * i) for i in range(5)]
+    stale = host_state.get_host_states(ctx)
+    for i in range(3):  # other schedulers fill the three best hosts
+        assert allocations.claim(ctx, f"other{i}", nodes[i].uuid, 1, 8192 - 1024 * i, 1,
+                                 "p1", "u1")
+    [[chosen, *alternates]] = engine.select_destinations(ctx, spec(), ["i1"],
+                                                         host_states=stale)
+    assert chosen.host == "h3" and [a.host for a in alternates] == ["h4"]
+
+
+def test_alternates_come_from_past_the_ranked_few(host_factory, ctx, monkeypatch):
+    monkeypatch.setattr(engine, "RANK_MARGIN", 0)
+    nodes = [host_factory(f"h{i}", memory_mb=8192 - 1024 * i) for i in range(5)]
+    stale = host_state.get_host_states(ctx)
+    assert allocations.claim(ctx, "other", nodes[0].uuid, 1, 8192, 1, "p1", "u1")
+    [[chosen, *alternates]] = engine.select_destinations(ctx, spec(), ["i1"],
+                                                         host_states=stale)
+    assert chosen.host == "h1" and [a.host for a in alternates] == ["h2", "h3"]
 
 
 def test_every_claim_lost(host_factory, ctx):

@@ -177,3 +177,51 @@ def test_num_instances_weigher(only):
 def test_equal_weights_are_ordered_by_name(only):
     only()
     assert _order([hs("c"), hs("a"), hs("b")]) == ["a", "b", "c"]
+
+
+# -- the batch paths the engine takes ----------------------------------------------------
+
+def _assorted() -> list[HostState]:
+    return [hs("ok"), hs("down", service_up=False), hs("off", service_disabled=True),
+            hs("full", used={"vcpus": 8, "memory_mb": 8192, "disk_gb": 100}),
+            hs("zoned", availability_zone="az2"), hs("member", instance_uuids={"a"}),
+            hs("node-off", node_disabled=True), hs("forced", forced_down=True),
+            hs("orphan", has_service=False)]
+
+
+@pytest.mark.parametrize("request_spec", [
+    spec(), spec(availability_zone="az2"), spec(ignore_hosts=["ok", "full"]),
+    spec(requested_destination="member"), spec(scheduler_hints={"same_host": ["a"]}),
+    spec(scheduler_hints={"different_host": "a"}),
+])
+def test_filter_all_agrees_with_host_passes(request_spec):
+    hosts = _assorted()
+    for f in filters.get_filters(list(filters.FILTERS)):
+        kept, removed = f.filter_all(hosts, request_spec)
+        assert kept == [h for h in hosts if f.host_passes(h, request_spec)], f.name
+        assert removed == [h for h in hosts if not f.host_passes(h, request_spec)], f.name
+
+
+def test_a_filter_with_host_passes_only_still_works():
+    class Odd(filters.BaseHostFilter):
+        def host_passes(self, host_state, spec):
+            return host_state.host.endswith("1")
+
+    assert Odd().filter_all([hs("c1"), hs("c2")], spec()) == ([hs("c1")], [hs("c2")])
+
+    class Broken(filters.BaseHostFilter):
+        pass
+
+    with pytest.raises(NotImplementedError, match="Broken"):
+        Broken().host_passes(hs(), spec())
+
+
+def test_weigh_hosts_limit_is_the_beginning_of_the_full_ranking(only):
+    only(ram_weight_multiplier=1.0)
+    # Ties (three hosts with the same free RAM) keep the name order with a limit too.
+    hosts = [_ram(name, free) for name, free in (("d", 4000), ("b", 8000), ("e", 1000),
+                                                 ("a", 4000), ("c", 4000), ("f", 8000))]
+    full = weights.weigh_hosts(hosts, spec())
+    assert [h.host for h, _ in full] == ["b", "f", "a", "c", "d", "e"]
+    for limit in range(1, 8):
+        assert weights.weigh_hosts(hosts, spec(), limit=limit) == full[:limit]
