@@ -1,5 +1,6 @@
 """The deployment under test: PostgreSQL, a RabbitMQ virtual host, and novalite's API,
-conductor, scheduler and fake compute agents as separate processes.
+conductor, scheduler and fake compute agents as separate processes (and, for a fleet of
+many fake hosts, a RabbitMQ node of the benchmark's own: PrivateRabbit).
 
 It reuses tests.functional.fixtures (config files, process start/stop, the REST
 helper) with benchmark settings: no debug logging, Nova's default heartbeat cadence,
@@ -26,7 +27,7 @@ import requests
 import sqlalchemy as sa
 
 from novalite.db import models
-from tests.functional.fixtures import ADMIN_TOKEN, RABBIT, Deployment, RabbitVhost
+from tests.functional.fixtures import ADMIN_TOKEN, RABBIT, Deployment, RabbitVhost, free_port
 
 PG = os.environ.get("NOVALITE_TEST_PG", "postgres@127.0.0.1:5432")
 COMPUTE_BINARY = "novalite-compute"
@@ -105,7 +106,12 @@ class BenchDeployment(Deployment):
         self.overrides: dict[str, dict[str, str]] = {}
 
     # -- configuration ------------------------------------------------------------
-    def controller_config(self, **default_overrides: Any) -> Path:
+    def controller_config(self, config_name: str = "controller",
+                          database: dict[str, Any] | None = None,
+                          **default_overrides: Any) -> Path:
+        """The controller's config (`config_name`.conf; another name for a second
+        conductor, e.g. one on the fleet's own broker; `database`: extra [database]
+        options)."""
         defaults = {"transport_url": self.transport_url,
                     "state_path": self.workdir / "controller", "host": "controller",
                     "report_interval": 10, "service_down_time": 60, "debug": False,
@@ -113,7 +119,7 @@ class BenchDeployment(Deployment):
         sections: dict[str, dict[str, Any]] = {
             "DEFAULT": defaults,
             # novalite's pool defaults: 3 processes × 30 fit PostgreSQL's 100 connections.
-            "database": {"connection": self.db_url},
+            "database": {"connection": self.db_url, **(database or {})},
             "image": {"local_dir": self.workdir / "images"},
             "quota": {"instances": -1, "cores": -1, "ram": -1},
             "api": {"listen": "127.0.0.1", "port": self.api_port, "auth_strategy": "token",
@@ -121,15 +127,15 @@ class BenchDeployment(Deployment):
         }
         for section, values in self.overrides.items():
             sections.setdefault(section, {}).update(values)
-        return self.write_config("controller", sections)
+        return self.write_config(config_name, sections)
 
     def compute_config(self, host: str, compute: dict[str, Any] | None = None,
                        libvirt: dict[str, Any] | None = None, driver: str = "fake",
-                       **fake_driver: Any) -> Path:
+                       transport_url: str | None = None, **fake_driver: Any) -> Path:
         state = self.workdir / host
         state.mkdir(exist_ok=True)
         return self.write_config(host, {
-            "DEFAULT": {"transport_url": self.transport_url, "host": host,
+            "DEFAULT": {"transport_url": transport_url or self.transport_url, "host": host,
                         "state_path": state, "report_interval": 10,
                         "service_down_time": 60, "compute_driver": driver,
                         "debug": os.environ.get("BENCH_DEBUG") == "1"},
@@ -155,12 +161,13 @@ class BenchDeployment(Deployment):
 
     # -- compute agents -----------------------------------------------------------
     def start_compute(self, name: str, hosts: int, zone: str,
-                      **fake_driver: Any) -> list[str]:
-        """A compute agent process running `hosts` fake hosts; returns their names."""
+                      transport_url: str | None = None, **fake_driver: Any) -> list[str]:
+        """A compute agent process running `hosts` fake hosts (on the deployment's virtual
+        host, or on `transport_url`); returns their names."""
         fake_driver.setdefault("live_migration_seconds", 0)
         config = self.compute_config(name, compute={"fake_hosts": hosts,
                                                     "availability_zone": zone},
-                                     **fake_driver)
+                                     transport_url=transport_url, **fake_driver)
         self.start(name, "compute", config)
         self.compute_names.append(name)
         return [name] if hosts == 1 else [f"{name}-{i}" for i in range(1, hosts + 1)]
@@ -211,9 +218,31 @@ class BenchDeployment(Deployment):
             self.compute_names.remove(name)
         return time.monotonic() - start, clean
 
-    def retire(self, name: str, hosts: list[str], grace: float = 1.0) -> None:
-        """Stop an agent (killed after `grace` s: an agent stops its fake hosts one after
-        another, each taking up to 5 s) and remove its hosts (services, nodes,
+    def stop_agents(self, names: list[str], grace: float) -> tuple[float, bool]:
+        """stop_agent for several agents at once: SIGTERM to all, then wait; (seconds
+        until the last exited, all exited cleanly)."""
+        if self.profile:
+            grace = max(grace, 60.0)  # let the profiler write its stats
+        start = time.monotonic()
+        for name in names:
+            if self.processes[name].poll() is None:
+                self.processes[name].send_signal(signal.SIGTERM)
+        clean = True
+        for name in names:
+            proc = self.processes[name]
+            try:
+                proc.wait(max(0.1, grace - (time.monotonic() - start)))
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(30)
+            clean = clean and proc.returncode == 0
+            if name in self.compute_names:
+                self.compute_names.remove(name)
+        return time.monotonic() - start, clean
+
+    def retire(self, name: str, hosts: list[str], grace: float = 10.0) -> None:
+        """Stop an agent (killed if not done after `grace` s; a clean stop takes a second
+        or two, however many fake hosts) and remove its hosts (services, nodes,
         allocations) from the database, so the next section's scheduling never sees
         them."""
         if name in self.processes and self.processes[name].poll() is None:
@@ -230,7 +259,7 @@ class BenchDeployment(Deployment):
 
     def terminate_all(self, grace: float = 5.0) -> None:
         """SIGTERM everything, SIGKILL what has not exited `grace` s later (a clean stop
-        of an RPC service can take 5 s per RPC server, see docs/performance.md)."""
+        takes a second or two)."""
         for proc in self.processes.values():
             if proc.poll() is None:
                 proc.send_signal(signal.SIGTERM)
@@ -321,10 +350,127 @@ class BenchDeployment(Deployment):
     def rabbit_count(self, what: str) -> int:
         """Connections or queues in this deployment's virtual host."""
         vhost = self.transport_url.rsplit("/", 1)[1]
+        if what == "connections":
+            # list_connections ignores -p and lists the whole (shared) broker's: filter.
+            out = subprocess.run(["rabbitmqctl", "-q", "list_connections", "vhost"],
+                                 capture_output=True, text=True, timeout=120,
+                                 check=True).stdout
+            return sum(1 for line in out.splitlines() if line.strip() == vhost)
         out = subprocess.run(["rabbitmqctl", "-q", f"list_{what}", "-p", vhost, "name"],
                              capture_output=True, text=True, timeout=120, check=True).stdout
         lines = [line for line in out.splitlines() if line.strip()]
         return len(lines[1:] if lines and lines[0].strip() == "name" else lines)
+
+
+# Debian/Ubuntu install RabbitMQ's scripts here; /usr/sbin's are a wrapper that re-runs
+# them as the rabbitmq user, who could not write the benchmark's work directory.
+RABBIT_BIN = Path("/usr/lib/rabbitmq/bin")
+
+
+def _rabbit_script(name: str) -> str | None:
+    for path in (str(RABBIT_BIN / name), shutil.which(name)):
+        if path and os.path.exists(path) and Path(path).resolve().name == name:
+            return path
+    return None
+
+
+class PrivateRabbit:
+    """A RabbitMQ node of the benchmark's own, for the fleet of fake hosts: the
+    machine's broker is shared and allows few sockets (one per fake host).
+
+    Its own node name, AMQP and distribution ports (on 127.0.0.1), configuration, Mnesia
+    and log directories, all under `root`; as many file descriptors as `ulimit -n 65536`
+    (or the hard limit) gives. guest may log in from loopback (RabbitMQ's default). The
+    machine's broker and its files are never touched. start() raises RuntimeError (with
+    the reason) when the node cannot be started; stop() stops it and removes `root`.
+    """
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.node = f"novalite-bench-{uuid.uuid4().hex[:8]}@localhost"
+        self.port, self.dist_port = free_port(), free_port()
+        self.url = f"rabbit://guest:guest@127.0.0.1:{self.port}/"
+        self.proc: subprocess.Popen | None = None
+        self.server, self.ctl_script = _rabbit_script("rabbitmq-server"), _rabbit_script(
+            "rabbitmqctl")
+
+    def _env(self) -> dict[str, str]:
+        r = self.root
+        return {**os.environ,
+                "HOME": str(r / "home"),  # the Erlang cookie of this node and its rabbitmqctl
+                "RABBITMQ_NODENAME": self.node,
+                "RABBITMQ_NODE_IP_ADDRESS": "127.0.0.1",
+                "RABBITMQ_NODE_PORT": str(self.port),
+                "RABBITMQ_DIST_PORT": str(self.dist_port),
+                "RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS":
+                    "-kernel inet_dist_use_interface {127,0,0,1}",
+                "ERL_EPMD_ADDRESS": "127.0.0.1",
+                # Our own files, so that none of the machine's (/etc/rabbitmq) is read.
+                "RABBITMQ_CONF_ENV_FILE": str(r / "rabbitmq-env.conf"),
+                "RABBITMQ_CONFIG_FILE": str(r / "rabbitmq.conf"),
+                "RABBITMQ_ADVANCED_CONFIG_FILE": str(r / "advanced.config"),
+                "RABBITMQ_ENABLED_PLUGINS_FILE": str(r / "enabled_plugins"),
+                "RABBITMQ_MNESIA_BASE": str(r / "mnesia"),
+                "RABBITMQ_LOG_BASE": str(r / "log")}
+
+    def start(self, timeout: float = 90.0) -> None:
+        if self.server is None or self.ctl_script is None:
+            raise RuntimeError("rabbitmq-server not installed")
+        for sub in ("home", "mnesia", "log"):
+            (self.root / sub).mkdir(parents=True, exist_ok=True)
+        (self.root / "rabbitmq-env.conf").write_text("")
+        (self.root / "rabbitmq.conf").write_text(
+            f"listeners.tcp.1 = 127.0.0.1:{self.port}\n"
+            "loopback_users.guest = true\n")
+        (self.root / "enabled_plugins").write_text("[].\n")
+        log = open(self.root / "server.log", "ab")
+        # The fleet needs ~1 socket per fake host: raise the soft limit as far as allowed.
+        script = 'ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"; exec "$0"'
+        self.proc = subprocess.Popen(["sh", "-c", script, self.server], env=self._env(),
+                                     stdout=log, stderr=subprocess.STDOUT, cwd=self.root,
+                                     start_new_session=True)
+        deadline = time.monotonic() + timeout
+        while True:
+            if self.proc.poll() is not None:
+                tail = (self.root / "server.log").read_text(errors="replace")[-800:]
+                self.stop()
+                raise RuntimeError(f"rabbitmq-server exited {self.proc.returncode}: {tail}")
+            try:  # AMQP listens once the node has booted
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                return
+            except OSError:
+                if time.monotonic() > deadline:
+                    self.stop()
+                    raise RuntimeError(
+                        f"rabbitmq-server not listening after {timeout:.0f} s") from None
+                time.sleep(0.2)
+
+    def ctl(self, *args: str) -> str:
+        return subprocess.run([self.ctl_script, "-n", self.node, "-q", *args],
+                              env=self._env(), capture_output=True, text=True, timeout=120,
+                              check=True).stdout
+
+    def sockets(self) -> tuple[int, int]:
+        """(sockets used, socket limit) of this node."""
+        fds = json.loads(self.ctl("status", "--formatter", "json"))["file_descriptors"]
+        return int(fds["sockets_used"]), int(fds["sockets_limit"])
+
+    def stop(self, grace: float = 60.0) -> None:
+        """SIGTERM (the script stops the node cleanly), SIGKILL after `grace` s; then
+        remove its files."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(grace)
+            except subprocess.TimeoutExpired:
+                pass
+        if self.proc is not None:
+            try:  # the Erlang VM, should it have outlived its script
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except OSError:
+                pass
+            self.proc.wait(30)
+        shutil.rmtree(self.root, ignore_errors=True)
 
 
 def proc_status(pid: int, field: str) -> int:

@@ -10,12 +10,13 @@ the scheduler process, which reads them as it reads real ones.
 from __future__ import annotations
 
 import datetime
+import subprocess
 import time
 import uuid
 
 import sqlalchemy as sa
 
-from bench.deploy import BenchDeployment, cpu_seconds
+from bench.deploy import BenchDeployment, PrivateRabbit, cpu_seconds
 from bench.report import Report, Row, ms, percentile
 from novalite import context as nl_context
 from novalite.db import flavors as flavor_db
@@ -29,7 +30,11 @@ ZONE = "bench-scale"
 HEARTBEAT_WINDOW = 20.0
 # Sockets left free on the (shared) broker: others use it too.
 BROKER_MARGIN = 200
+# ... and on the fleet's own node (its conductor, rabbitmqctl).
+PRIVATE_MARGIN = 50
+FLEET_CONDUCTOR = "fleet-conductor"  # host and process name of the fleet's own conductor
 STOP_GRACE = 30.0  # seconds an agent of many hosts gets to stop cleanly
+FLEET_STOP_GRACE = 60.0  # ... and the fleet's agents, of hundreds of hosts each, at once
 
 
 def _now() -> datetime.datetime:
@@ -88,56 +93,134 @@ def per_host(report: Report, dep: BenchDeployment, hosts: int) -> None:
     dep.retire("many", many)
 
 
+def _private_broker(dep: BenchDeployment) -> tuple[PrivateRabbit | None, str]:
+    """A RabbitMQ node of the benchmark's own for the fleet, or (None, why not)."""
+    broker = PrivateRabbit(dep.workdir / "fleet-rabbit")
+    started = time.monotonic()
+    try:
+        broker.start()
+        broker.sockets()  # and rabbitmqctl reaches it
+    except (RuntimeError, OSError, ValueError, KeyError, subprocess.SubprocessError) as exc:
+        broker.stop()
+        return None, str(exc).strip()[:300]
+    except BaseException:  # interrupted: leave no node running
+        broker.stop()
+        raise
+    print(f"  (the fleet's own RabbitMQ node {broker.node} on 127.0.0.1:{broker.port}, "
+          f"up in {time.monotonic() - started:.1f} s)", flush=True)
+    return broker, ""
+
+
 def many_hosts(report: Report, dep: BenchDeployment, hosts: int, agents: int) -> None:
     """`hosts` fake hosts over `agents` processes: time until every one is up, and the
-    conductor's CPU while they all heartbeat (every report_interval = 10 s)."""
-    used, limit = dep.broker_sockets()
-    room = limit - used - BROKER_MARGIN  # each fake host holds one AMQP connection
+    conductor's CPU while they all heartbeat (every report_interval = 10 s).
+
+    Each fake host holds one AMQP connection, more than the machine's shared broker
+    allows: the fleet and a conductor of its own run on a private RabbitMQ node
+    (bench.deploy.PrivateRabbit), stopped and removed afterwards. Without one
+    (rabbitmq-server missing or failing), the fleet is capped to what the shared
+    broker can take, and the row says so."""
+    broker, why = _private_broker(dep)
+    try:
+        _fleet(report, dep, hosts, agents, broker, why)
+    finally:
+        if broker is not None:
+            broker.stop()
+
+
+def _fleet(report: Report, dep: BenchDeployment, hosts: int, agents: int,
+           broker: PrivateRabbit | None, why: str) -> None:
+    if broker is not None:
+        used, limit = broker.sockets()
+        room = limit - used - PRIVATE_MARGIN
+        transport_url, conductor = broker.url, FLEET_CONDUCTOR
+        # Small pool: the controller's three processes share PostgreSQL's 100 connections.
+        config = dep.controller_config(
+            config_name=conductor, database={"pool_size": 5, "max_overflow": 10},
+            transport_url=transport_url, host=conductor, state_path=dep.workdir / conductor)
+        dep.start(conductor, "conductor", config)
+        where = "own RabbitMQ node"
+    else:
+        print(f"  (no private RabbitMQ node for the fleet: {why}; using the shared broker)",
+              flush=True)
+        used, limit = dep.broker_sockets()
+        room = limit - used - BROKER_MARGIN  # others use it too
+        transport_url, conductor = None, "conductor"
+        where = f"shared broker, limit {limit} sockets"
     wanted = hosts
     if hosts > room:
         hosts = max(agents, room // agents * agents)
         print(f"  (the broker has {limit - used} free sockets of {limit}: "
               f"{hosts} fake hosts instead of {wanted})", flush=True)
     each = hosts // agents
-    names = [(f"fleet{i}", dep.start_compute(f"fleet{i}", each, ZONE)) for i in range(agents)]
+    names = [(f"fleet{i}", dep.start_compute(f"fleet{i}", each, ZONE,
+                                             transport_url=transport_url))
+             for i in range(agents)]
     all_hosts = [h for _, group in names for h in group]
     start = time.monotonic()
     try:
         seconds = dep.wait_hosts(all_hosts, timeout=900)
     except RuntimeError as exc:
         report.add(Row("scale", f"scale: fake hosts up ({len(all_hosts)} in {agents} "
-                       f"agents)", f"FAILED: {exc}"[:200], "all up", ok=False))
-        for name, group in names:
-            dep.retire(name, group)
+                       f"agents)", f"FAILED: {exc}"[:200], "all up", ok=False,
+                       data={"hosts": len(all_hosts), "wanted": wanted,
+                             "broker": "private" if broker else "shared"}))
+        _retire_fleet(dep, names, broker)
         return
-    resp = dep.api("GET", "/os-services?binary=novalite-compute")
+    # Up as the API reports them: every fake host and the conductor they report through.
+    services = dep.api("GET", "/os-services").json()["services"]
     mine = set(all_hosts)
-    up = sum(1 for s in resp.json()["services"] if s["host"] in mine and s["state"] == "up")
+    up = sum(1 for s in services if s["binary"] == "novalite-compute"
+             and s["host"] in mine and s["state"] == "up")
+    conductor_host = FLEET_CONDUCTOR if broker is not None else "controller"
+    conductor_up = any(s["binary"] == "novalite-conductor" and s["host"] == conductor_host
+                       and s["state"] == "up" for s in services)
+    if broker is not None:
+        used, limit = broker.sockets()
+        where = f"own RabbitMQ node, {used} sockets used"
     rss = sum(dep.rss_kib(name) for name, _ in names)
     threads = sum(dep.threads(name) for name, _ in names)
-    report.add(Row("scale", f"scale: fake hosts up ({len(all_hosts)} in {agents} agents)",
-                   f"{up} of {len(all_hosts)} up (os-services) {seconds:.1f} s after start; "
-                   f"agents {rss / 1024:.0f} MiB, {threads} threads"
-                   + (f"; {wanted} asked, broker limit {limit} sockets" if wanted > hosts
-                      else ""),
-                   f"{wanted} hosts, every service up",
-                   ok=up == len(all_hosts) and wanted == hosts,
-                   data={"hosts": len(all_hosts), "wanted": wanted, "up": up,
-                         "broker_sockets": [used, limit], "seconds": seconds,
-                         "rss_kib": rss, "threads": threads}))
-    conductor = dep.processes["conductor"].pid
+    row = report.add(Row(
+        "scale", f"scale: fake hosts up ({len(all_hosts)} in {agents} agents)",
+        f"{up} of {len(all_hosts)} up" + (f", {wanted} asked" if wanted > hosts else "")
+        + ("" if conductor_up else ", their conductor NOT up")
+        + f" (os-services) {seconds:.1f} s after start; {where}; "
+        f"agents {rss / 1024:.0f} MiB, {threads} threads",
+        f"{wanted} hosts, every service up",
+        ok=up == len(all_hosts) and wanted == hosts and conductor_up,
+        data={"hosts": len(all_hosts), "wanted": wanted, "up": up,
+              "conductor_up": conductor_up,
+              "broker": "private" if broker is not None else "shared",
+              "broker_node": broker.node if broker is not None else None,
+              "no_private_broker": why or None, "broker_sockets": [used, limit],
+              "seconds": seconds, "rss_kib": rss, "threads": threads}))
+    pid = dep.processes[conductor].pid
     big = len(all_hosts) >= 100
     if big:
         time.sleep(max(0.0, 12 - (time.monotonic() - start)))  # past the start-up reports
-    before, t0 = cpu_seconds(conductor), time.monotonic()
+    before, t0 = cpu_seconds(pid), time.monotonic()
     time.sleep(HEARTBEAT_WINDOW if big else 2.0)
-    share = (cpu_seconds(conductor) - before) / (time.monotonic() - t0)
+    share = (cpu_seconds(pid) - before) / (time.monotonic() - t0)
     report.add(Row("scale", "scale: conductor CPU for heartbeats",
                    f"{share * 100:.0f}% of a core for {len(all_hosts)} hosts "
                    f"({len(all_hosts) / 10:.0f} heartbeats/s)",
-                   data={"cpu_share": share, "hosts": len(all_hosts)}))
+                   data={"cpu_share": share, "hosts": len(all_hosts), "conductor": conductor}))
+    stop_seconds, clean = _retire_fleet(dep, names, broker)
+    row.data.update(stop_seconds=stop_seconds, stop_clean=clean)
+    print(f"  (the {agents} agents of {each} fake hosts "
+          + (f"stopped cleanly in {stop_seconds:.1f} s)" if clean else
+             f"did not all stop cleanly: {stop_seconds:.1f} s)"), flush=True)
+
+
+def _retire_fleet(dep: BenchDeployment, names: list[tuple[str, list[str]]],
+                  broker: PrivateRabbit | None) -> tuple[float, bool]:
+    """Stop the fleet's agents together (and its own conductor); (seconds, clean)."""
+    seconds, clean = dep.stop_agents([name for name, _ in names], grace=FLEET_STOP_GRACE)
     for name, group in names:
         dep.retire(name, group)
+    if broker is not None and FLEET_CONDUCTOR in dep.processes:
+        dep.stop_agent(FLEET_CONDUCTOR, grace=10.0)
+    return seconds, clean
 
 
 def _flavor_snapshot(dep: BenchDeployment) -> dict:
