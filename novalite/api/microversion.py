@@ -98,7 +98,7 @@ class APIVersion:
         if isinstance(other, APIVersion):
             return other
         if isinstance(other, str):
-            return APIVersion.parse(other)
+            return _parse_constant(other)
         return NotImplemented
 
     def _key(self) -> tuple[int, int]:
@@ -124,6 +124,13 @@ class APIVersion:
 
     def __repr__(self) -> str:
         return f"APIVersion('{self}')"
+
+
+@functools.lru_cache(maxsize=256)
+def _parse_constant(text: str) -> APIVersion:
+    """APIVersion.parse for the literals handlers compare with ("2.53"): parsed once,
+    not on every comparison (a server list compares several per server)."""
+    return APIVersion.parse(text)
 
 
 MIN_VERSION = APIVersion.parse("2.1")

@@ -8,6 +8,7 @@ configuration directory to find a policy file in, so only the defaults apply.
 from __future__ import annotations
 
 import threading
+import time
 from typing import Any
 
 from oslo_config import cfg
@@ -20,6 +21,29 @@ from novalite.context import RequestContext
 
 _ENFORCER: policy.Enforcer | None = None
 _LOCK = threading.Lock()
+
+# How often, at most, the policy files are looked at again for an operator's edits.
+RELOAD_INTERVAL = 1.0
+
+
+class _Enforcer(policy.Enforcer):
+    """oslo.policy's Enforcer, looking at its policy files at most every RELOAD_INTERVAL
+    seconds instead of on every check.
+
+    Enforcer.enforce calls load_rules on each check, which searches the configuration
+    directories for the policy file, stats every policy directory and walks every
+    registered default: most of a check's cost, several times per request. Edits to
+    policy.yaml (or policy.d) still take effect, within RELOAD_INTERVAL.
+    """
+
+    _next_load = 0.0
+
+    def load_rules(self, force_reload: bool = False) -> None:
+        now = time.monotonic()
+        if force_reload or now >= self._next_load:
+            super().load_rules(force_reload)
+            # Only once loading worked: a broken file is retried on the next check.
+            self._next_load = now + RELOAD_INTERVAL
 
 
 def _conf_parsed(conf: cfg.ConfigOpts) -> bool:
@@ -36,7 +60,7 @@ def get_enforcer(conf: cfg.ConfigOpts = CONF) -> policy.Enforcer:
     with _LOCK:
         if _ENFORCER is None:
             defaults = policies.list_rules()
-            enforcer = policy.Enforcer(conf)
+            enforcer = _Enforcer(conf)
             enforcer.register_defaults(defaults)
             if not _conf_parsed(conf):
                 # No configuration, so no policy file to look for: the defaults only.
@@ -71,7 +95,7 @@ def authorize(ctx: RequestContext, rule_name: str,
 def check(ctx: RequestContext, rule_name: str,
           target: dict[str, Any] | None = None) -> bool:
     """Like authorize() but answers True/False (for optional fields such as host)."""
-    try:
-        return authorize(ctx, rule_name, target)
-    except exception.Forbidden:
-        return False
+    if target is None:
+        target = {"project_id": ctx.project_id, "user_id": ctx.user_id}
+    # No do_raise: a refusal here is an answer, not worth building a Forbidden for.
+    return bool(get_enforcer().authorize(rule_name, target, ctx))

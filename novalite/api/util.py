@@ -6,7 +6,9 @@ into Nova-shaped error bodies, so nothing here builds error responses itself.
 
 from __future__ import annotations
 
+import functools
 import json
+from collections.abc import Callable
 from typing import Any
 
 import jsonschema
@@ -18,8 +20,10 @@ from novalite import exception
 from novalite.api import microversion
 from novalite.conf import CONF
 from novalite.context import RequestContext
+from novalite.db import api as db
 
 CONTEXT_KEY = "novalite.context"
+BASE_URL_KEY = "novalite.base_url"
 JSON_TYPE = "application/json"
 
 
@@ -33,6 +37,25 @@ class Request(webob.Request):
     @property
     def context(self) -> RequestContext:
         return self.environ[CONTEXT_KEY]
+
+
+Handler = Callable[[Request], webob.Response]
+
+
+def read_only(handler: Handler) -> Handler:
+    """Serve a handler that only reads the database in one read transaction.
+
+    Every db read the handler makes joins it (db.transaction nests), so the request
+    checks out one pooled connection and begins one transaction, not one per read. Only
+    for handlers that never write: a write would join this transaction too.
+    """
+
+    @functools.wraps(handler)
+    def wrapper(req: Request) -> webob.Response:
+        with db.transaction(writer=False):
+            return handler(req)
+
+    return wrapper
 
 
 def json_response(body: Any, status: int = 200) -> webob.Response:
@@ -118,11 +141,18 @@ def parse_bool(value: str) -> bool:
 
 
 def base_url(req: webob.Request) -> str:
-    """Where clients reach the API: [api] public_endpoint, else the request's own URL."""
+    """Where clients reach the API: [api] public_endpoint, else the request's own URL.
+
+    Worked out once per request and kept in its environ: a list of servers asks for it
+    several times per server.
+    """
+    cached = req.environ.get(BASE_URL_KEY)
+    if cached is not None:
+        return cached
     endpoint = CONF.api.public_endpoint
-    if endpoint:
-        return endpoint.rstrip("/")
-    return req.application_url.rstrip("/")
+    url = endpoint.rstrip("/") if endpoint else req.application_url.rstrip("/")
+    req.environ[BASE_URL_KEY] = url
+    return url
 
 
 def link(req: webob.Request, path: str, rel: str = "self") -> dict[str, str]:

@@ -14,6 +14,10 @@ already shows the new status and concurrent identical requests have exactly one 
 4. cast to the instance's compute host (or, for a create, to the conductor). If the cast
    itself fails the task_state is put back, so the server is not left half-changed.
 
+Steps 1 and 2 read in one read transaction (one pooled connection for the instance and
+the service of its host); a REST handler passes its policy check as `authorize`, which
+runs on the instance read in step 1, before step 2.
+
 Delete is the exception to step 4: a server that never reached a host, or whose host's
 compute service is down, is deleted here in the API ("local delete"), allocations
 included.
@@ -63,6 +67,10 @@ ABORT_LABEL = "abort live migration"
 ABORTABLE_QUEUED: frozenset[states.MigrationStatus] = frozenset({
     states.MigrationStatus.QUEUED, states.MigrationStatus.PREPARING})
 _PASSWORD_CHARS = "".join(c for c in string.ascii_letters + string.digits if c not in "0O1lI")
+
+# The caller's right to act on an instance, e.g. the REST handler's policy check: raises
+# (Forbidden) to refuse.
+Authorize = Callable[[Any], object]
 
 
 class RebootType(enum.StrEnum):
@@ -191,8 +199,13 @@ class API:
         if min_count < 1 or max_count < min_count:
             raise exception.Invalid(message="min_count must be <= max_count")
         metadata = dict(metadata or {})
-        self._check_metadata_quota(ctx, metadata)
-        flavor = self._flavor(ctx, flavor_ref)
+        with db.transaction(writer=False):  # the reads before the insert: one connection
+            limits = quota.limits_for(ctx, ctx.project_id)
+            self._check_metadata_quota(limits, metadata)
+            flavor = self._flavor(ctx, flavor_ref)
+        # With no counted limit (instances, cores, ram), nothing can be over quota: no
+        # usage to count, before the insert or after it.
+        counted = any(limits[name] != quota.UNLIMITED for name in quota.COUNTED)
         image = image_api.get(ctx, str(image_ref))
         self._check_image(image, flavor, allow_zero_disk)
         snapshot = flavor_db.flavor_snapshot(flavor)
@@ -200,7 +213,8 @@ class API:
         reservation_id = "r-" + "".join(secrets.choice(_RESERVATION_CHARS) for _ in range(8))
         rows: list[Any] = []
         with db.transaction():
-            count = self._instances_allowed(ctx, flavor, min_count, max_count)
+            count = (self._instances_allowed(ctx, flavor, min_count, max_count) if counted
+                     else max_count)
             for index in range(count):
                 instance_uuid = str(uuid_lib.uuid4())
                 display_name = (name if count == 1 else MULTI_INSTANCE_NAME_TEMPLATE % {
@@ -218,7 +232,8 @@ class API:
                 })
                 db.action_start(ctx, row.uuid, Action.CREATE)
                 rows.append(row)
-        self._recheck_quota(ctx, rows)
+        if counted:
+            self._recheck_quota(ctx, rows)
         spec = RequestSpec(
             project_id=ctx.project_id, user_id=ctx.user_id, flavor=snapshot, image=image,
             num_instances=len(rows), availability_zone=availability_zone,
@@ -263,8 +278,8 @@ class API:
                                                    image_size=int(size))
 
     @staticmethod
-    def _check_metadata_quota(ctx: RequestContext, metadata: dict) -> None:
-        allowed = quota.limits_for(ctx, ctx.project_id).get("metadata_items", quota.UNLIMITED)
+    def _check_metadata_quota(limits: dict[str, int], metadata: dict) -> None:
+        allowed = limits.get("metadata_items", quota.UNLIMITED)
         if allowed != quota.UNLIMITED and len(metadata) > allowed:
             raise exception.OverQuota(message=f"Quota exceeded for metadata_items: Requested "
                                               f"{len(metadata)}, but the limit is {allowed}")
@@ -285,8 +300,9 @@ class API:
     def _recheck_quota(self, ctx: RequestContext, rows: list[Any]) -> None:
         """Nova's quota recheck: a concurrent create may have passed the same check on
         PostgreSQL/MariaDB; if the project is now over a limit, undo this create."""
-        limits = quota.limits_for(ctx, ctx.project_id)
-        usage = quota.usage_for(ctx, ctx.project_id)
+        with db.transaction(writer=False):  # both reads on one connection
+            limits = quota.limits_for(ctx, ctx.project_id)
+            usage = quota.usage_for(ctx, ctx.project_id)
         flavor = rows[0].flavor or {}
         mine = {"instances": len(rows), "cores": len(rows) * int(flavor.get("vcpus") or 0),
                 "ram": len(rows) * int(flavor.get("memory_mb") or 0)}
@@ -346,31 +362,35 @@ class API:
 
     # -- power actions ---------------------------------------------------------------
 
-    def start(self, ctx: RequestContext, instance_uuid: str, instance: Any = None) -> Any:
+    def start(self, ctx: RequestContext, instance_uuid: str, instance: Any = None,
+              authorize: Authorize | None = None) -> Any:
         """os-start: (stopped, None) → (stopped, powering-on), cast start_instance."""
-        row = instance if instance is not None else self.get(ctx, instance_uuid)
-        updated = self._change(ctx, row, Action.START, "start", needs_host=True)
+        row = self._checked(ctx, instance_uuid, instance, authorize, Action.START, "start",
+                            needs_host=True)
+        updated = self._apply(ctx, row, Action.START, "start")
         self._cast(ctx, updated, "start", lambda inst: self.compute.start_instance(ctx, inst))
         return updated
 
     def stop(self, ctx: RequestContext, instance_uuid: str, clean_shutdown: bool = True,
-             instance: Any = None) -> Any:
+             instance: Any = None, authorize: Authorize | None = None) -> Any:
         """os-stop: (active|error, None) → (…, powering-off), cast stop_instance."""
-        row = instance if instance is not None else self.get(ctx, instance_uuid)
-        updated = self._change(ctx, row, Action.STOP, "stop", needs_host=True)
+        row = self._checked(ctx, instance_uuid, instance, authorize, Action.STOP, "stop",
+                            needs_host=True)
+        updated = self._apply(ctx, row, Action.STOP, "stop")
         self._cast(ctx, updated, "stop",
                    lambda inst: self.compute.stop_instance(ctx, inst,
                                                            clean_shutdown=clean_shutdown))
         return updated
 
     def reboot(self, ctx: RequestContext, instance_uuid: str, reboot_type: str | RebootType,
-               instance: Any = None) -> Any:
+               instance: Any = None, authorize: Authorize | None = None) -> Any:
         """reboot SOFT (from active) or HARD (also from stopped, paused, error and over a
         soft reboot in progress, as the states table says), cast reboot_instance."""
         kind = RebootType(str(reboot_type).upper())
-        row = instance if instance is not None else self.get(ctx, instance_uuid)
         transition = "reboot_hard" if kind is RebootType.HARD else "reboot"
-        updated = self._change(ctx, row, Action.REBOOT, transition, needs_host=True)
+        row = self._checked(ctx, instance_uuid, instance, authorize, Action.REBOOT,
+                            transition, needs_host=True)
+        updated = self._apply(ctx, row, Action.REBOOT, transition)
         self._cast(ctx, updated, transition,
                    lambda inst: self.compute.reboot_instance(ctx, inst, kind.value))
         return updated
@@ -378,7 +398,8 @@ class API:
     # -- resize and cold migration (DESIGN §4) ----------------------------------------
 
     def resize(self, ctx: RequestContext, instance_uuid: str, flavor_ref: str | int,
-               instance: Any = None, auto_disk_config: bool | None = None) -> Any:
+               instance: Any = None, auto_disk_config: bool | None = None,
+               authorize: Authorize | None = None) -> Any:
         """resize: (active|stopped, None) → (…, resize_prep), cast the conductor's
         migrate_server with the new flavor's snapshot.
 
@@ -386,12 +407,13 @@ class API:
         unknown or disabled flavor, the current flavor, a smaller disk, an image that
         no longer fits (400); an upsize over the project's quota (403).
         """
-        row = instance if instance is not None else self.get(ctx, instance_uuid)
-        self._precheck(ctx, row, Action.RESIZE, "resize", needs_host=True)
-        current = dict(row.flavor or {})
-        new_flavor = self._resize_flavor(ctx, flavor_ref, current)
-        self._check_image_fits(ctx, row, new_flavor)
-        snapshot = flavor_db.flavor_snapshot(new_flavor)
+        with db.transaction(writer=False):  # every read before the write: one connection
+            row = self._checked(ctx, instance_uuid, instance, authorize, Action.RESIZE,
+                                "resize", needs_host=True)
+            current = dict(row.flavor or {})
+            new_flavor = self._resize_flavor(ctx, flavor_ref, current)
+            self._check_image_fits(ctx, row, new_flavor)
+            snapshot = flavor_db.flavor_snapshot(new_flavor)
         values = self._move_values(row, auto_disk_config)
         cores, ram = self._flavor_deltas(current, snapshot)
 
@@ -407,17 +429,18 @@ class API:
         return updated
 
     def migrate(self, ctx: RequestContext, instance_uuid: str, host: str | None = None,
-                instance: Any = None) -> Any:
+                instance: Any = None, authorize: Authorize | None = None) -> Any:
         """Cold migration: like resize with the current flavor, transition and action
         "migrate"; `host` (who may name one is the handler's policy) must be another
         existing compute host (400 otherwise)."""
-        row = instance if instance is not None else self.get(ctx, instance_uuid)
-        self._precheck(ctx, row, Action.MIGRATE, "migrate", needs_host=True)
-        if host is not None:
-            if host == row.host:
-                raise exception.CannotMigrateToSameHost()
-            if not any(node.host == host for node in db.compute_node_get_all(ctx)):
-                raise exception.ComputeHostNotFound(host=host)
+        with db.transaction(writer=False):  # every read before the write: one connection
+            row = self._checked(ctx, instance_uuid, instance, authorize, Action.MIGRATE,
+                                "migrate", needs_host=True)
+            if host is not None:
+                if host == row.host:
+                    raise exception.CannotMigrateToSameHost()
+                if not db.compute_node_get_all(ctx, hosts=[host]):
+                    raise exception.ComputeHostNotFound(host=host)
         snapshot = dict(row.flavor or {})
         updated = self._apply(ctx, row, Action.MIGRATE, "migrate",
                               values=self._move_values(row, None))
@@ -438,7 +461,7 @@ class API:
         return found[-1]
 
     def confirm_resize(self, ctx: RequestContext, instance_uuid: str, instance: Any = None,
-                       migration: Any = None) -> Any:
+                       migration: Any = None, authorize: Authorize | None = None) -> Any:
         """confirmResize: (resized, None) + [finished] → (resized, resize_confirming) +
         [confirming], cast confirm_resize to the migration's source host.
 
@@ -446,11 +469,16 @@ class API:
         changes so the request can be retried, as in Nova. `migration` lets a caller
         that already holds the [finished] migration (auto-confirm) pass it.
         """
-        row = instance if instance is not None else self.get(ctx, instance_uuid)
-        self._precheck(ctx, row, Action.CONFIRM_RESIZE, "confirm", needs_host=False)
-        found = (migration if migration is not None
-                 else self._finished_migration_of(ctx, row, Action.CONFIRM_RESIZE, "confirm"))
-        if not found.source_compute or not self._host_is_up(ctx, found.source_compute):
+        with db.transaction(writer=False):  # every read before the write: one connection
+            row = self._checked(ctx, instance_uuid, instance, authorize,
+                                Action.CONFIRM_RESIZE, "confirm", needs_host=False)
+            found = (migration if migration is not None
+                     else self._newest_finished_migration(ctx, row.uuid))
+            source_up = (found is not None and bool(found.source_compute)
+                         and self._host_is_up(ctx, found.source_compute))
+        if found is None:
+            raise self._not_resized(ctx, row, Action.CONFIRM_RESIZE, "confirm")
+        if not source_up:
             raise exception.ServiceUnavailable(host=found.source_compute)
         updated, moved = self._apply_with_migration(
             ctx, row, Action.CONFIRM_RESIZE, "confirm", found.id,
@@ -463,7 +491,7 @@ class API:
         return updated
 
     def revert_resize(self, ctx: RequestContext, instance_uuid: str,
-                      instance: Any = None) -> Any:
+                      instance: Any = None, authorize: Authorize | None = None) -> Any:
         """revertResize: (resized, None) + [finished] → (resized, resize_reverting) +
         [reverting], cast revert_resize to the migration's destination host.
 
@@ -471,9 +499,12 @@ class API:
         checks it. Like Nova, the destination's service is not checked: the revert
         waits for it (and restart recovery resumes resize_reverting).
         """
-        row = instance if instance is not None else self.get(ctx, instance_uuid)
-        self._precheck(ctx, row, Action.REVERT_RESIZE, "revert", needs_host=False)
-        found = self._finished_migration_of(ctx, row, Action.REVERT_RESIZE, "revert")
+        with db.transaction(writer=False):  # every read before the write: one connection
+            row = self._checked(ctx, instance_uuid, instance, authorize,
+                                Action.REVERT_RESIZE, "revert", needs_host=False)
+            found = self._newest_finished_migration(ctx, row.uuid)
+        if found is None:
+            raise self._not_resized(ctx, row, Action.REVERT_RESIZE, "revert")
         old_flavor = dict(found.old_flavor or row.old_flavor or {})
         cores, ram = self._flavor_deltas(dict(row.flavor or {}), old_flavor)
 
@@ -490,20 +521,25 @@ class API:
                                              states.MigrationStatus.REVERTING))
         return updated
 
-    def _finished_migration_of(self, ctx: RequestContext, row: Any, action: Action,
-                               transition: str) -> Any:
-        """finished_migration, except that when a concurrent confirm/revert took the
-        migration after `row` was read, the answer is that request's state 409 (the
-        instance and the migration change in one transaction, so the instance shows
-        it), not "not resized"."""
+    def _newest_finished_migration(self, ctx: RequestContext, instance_uuid: str) -> Any:
+        """finished_migration, or None when there is none (see _not_resized)."""
         try:
-            return self.finished_migration(ctx, row.uuid)
+            return self.finished_migration(ctx, instance_uuid)
         except exception.MigrationNotFoundByStatus:
-            current = db.instance_get(ctx, row.uuid)
-            if not states.transition(transition).allows(current.vm_state,
-                                                        current.task_state):
-                raise self._invalid_state(action.value, transition, current) from None
-            raise
+            return None
+
+    def _not_resized(self, ctx: RequestContext, row: Any, action: Action,
+                     transition: str) -> exception.NovaliteException:
+        """What to raise when `row` has no [finished] migration: if a concurrent
+        confirm/revert took it after `row` was read, that request's state 409 (the
+        instance and the migration change in one transaction, so the instance shows
+        it), else "not resized". Re-reads the instance: call it outside the read
+        transaction `row` came from, whose session would hand back the same row."""
+        current = db.instance_get(ctx, row.uuid)
+        if not states.transition(transition).allows(current.vm_state, current.task_state):
+            return self._invalid_state(action.value, transition, current)
+        return exception.MigrationNotFoundByStatus(
+            instance_id=row.uuid, status=states.MigrationStatus.FINISHED.value)
 
     def _resize_flavor(self, ctx: RequestContext, flavor_ref: str | int,
                        current: dict[str, Any]) -> Any:
@@ -584,7 +620,7 @@ class API:
 
     def live_migrate(self, ctx: RequestContext, instance_uuid: str, host: str | None = None,
                      block_migration: bool | str = "auto", force: bool = False,
-                     instance: Any = None) -> Any:
+                     instance: Any = None, authorize: Authorize | None = None) -> Any:
         """os-migrateLive: (active|paused, None) → (…, migrating), action
         "live-migration" and the migration [accepted] in one transaction, then cast the
         conductor's live_migrate_instance; returns the updated row.
@@ -598,13 +634,14 @@ class API:
         "auto"; force (a host before 2.30, or force=true in 2.30-2.67) asks the
         conductor to skip the scheduler's check of `host`.
         """
-        row = instance if instance is not None else self.get(ctx, instance_uuid)
-        self._check_lock(ctx, row)
-        self._check_host_up(ctx, row)
-        if not states.transition("live_migrate").allows(row.vm_state, row.task_state):
-            raise self._invalid_state(LIVE_MIGRATE_LABEL, "live_migrate", row)
-        if host is not None:
-            self._check_live_destination(ctx, row, host)
+        with db.transaction(writer=False):  # every read before the write: one connection
+            row = self._instance(ctx, instance_uuid, instance, authorize)
+            self._check_lock(ctx, row)
+            self._check_host_up(ctx, row)
+            if not states.transition("live_migrate").allows(row.vm_state, row.task_state):
+                raise self._invalid_state(LIVE_MIGRATE_LABEL, "live_migrate", row)
+            if host is not None:
+                self._check_live_destination(ctx, row, host)
         flavor = dict(row.flavor or {})
         created: list[Any] = []
 
@@ -781,7 +818,8 @@ class API:
 
     # -- delete ---------------------------------------------------------------------
 
-    def delete(self, ctx: RequestContext, instance_uuid: str, instance: Any = None) -> None:
+    def delete(self, ctx: RequestContext, instance_uuid: str, instance: Any = None,
+               authorize: Authorize | None = None) -> None:
         """Delete from any state (only a lock refuses, 409 unless admin).
 
         No host yet, or its compute service down: deleted here, allocations released
@@ -794,12 +832,13 @@ class API:
         migration's allocation) before terminate_instance goes to the destination,
         where the instance now lives.
         """
-        row = instance if instance is not None else self.get(ctx, instance_uuid)
-        self._check_lock(ctx, row)
+        with db.transaction(writer=False):  # the first attempt's reads: one connection
+            row = self._instance(ctx, instance_uuid, instance, authorize)
+            self._check_lock(ctx, row)
+            to_confirm, host_up = self._delete_facts(ctx, row)
         for _attempt in range(5):
-            to_confirm = self._migration_to_confirm(ctx, row)
             try:
-                if row.host is None or not self._host_is_up(ctx, row.host):
+                if not host_up:
                     self._local_delete(ctx, row, to_confirm)
                     return
                 if row.task_state == states.TaskState.DELETING:
@@ -809,9 +848,17 @@ class API:
             except (exception.UnexpectedTaskStateError,
                     exception.UnexpectedMigrationStatusError):
                 # Scheduled to a host, or confirmed/reverted, meanwhile: decide again.
-                row = self.get(ctx, row.uuid)
+                with db.transaction(writer=False):
+                    row = self.get(ctx, row.uuid)
+                    to_confirm, host_up = self._delete_facts(ctx, row)
         raise exception.InstanceInvalidState(action="delete", instance_uuid=row.uuid,
                                              attr="task_state", state=row.task_state)
+
+    def _delete_facts(self, ctx: RequestContext, row: Any) -> tuple[Any | None, bool]:
+        """What a delete decides on: the migration it confirms first, and whether the
+        instance has a host whose compute service is up."""
+        to_confirm = self._migration_to_confirm(ctx, row)
+        return to_confirm, row.host is not None and self._host_is_up(ctx, row.host)
 
     def _migration_to_confirm(self, ctx: RequestContext, row: Any) -> Any | None:
         """The [finished] migration a delete confirms first: only for a resized server."""
@@ -920,11 +967,24 @@ class API:
         return exception.InstanceInvalidState(action=label, instance_uuid=row.uuid,
                                               attr=attr, state=state)
 
-    def _change(self, ctx: RequestContext, row: Any, action: Action, transition: str,
-                needs_host: bool, check_lock: bool = True) -> Any:
-        """Steps 2 and 3 of the module docstring; returns the updated row."""
-        self._precheck(ctx, row, action, transition, needs_host, check_lock)
-        return self._apply(ctx, row, action, transition)
+    def _instance(self, ctx: RequestContext, instance_uuid: str, instance: Any,
+                  authorize: Authorize | None) -> Any:
+        """Step 1: the instance (unless the caller already read it), which `authorize`
+        must then accept."""
+        row = instance if instance is not None else self.get(ctx, instance_uuid)
+        if authorize is not None:
+            authorize(row)
+        return row
+
+    def _checked(self, ctx: RequestContext, instance_uuid: str, instance: Any,
+                 authorize: Authorize | None, action: Action, transition: str,
+                 needs_host: bool, check_lock: bool = True) -> Any:
+        """Steps 1 and 2 of the module docstring in one read transaction (their reads
+        share one pooled connection); returns the instance."""
+        with db.transaction(writer=False):
+            row = self._instance(ctx, instance_uuid, instance, authorize)
+            self._precheck(ctx, row, action, transition, needs_host, check_lock)
+        return row
 
     def _precheck(self, ctx: RequestContext, row: Any, action: Action, transition: str,
                   needs_host: bool, check_lock: bool = True) -> None:

@@ -77,6 +77,7 @@ def _event_view(req: util.Request, event: Any, project_id: str | None, traceback
     return view
 
 
+@util.read_only
 def list_actions(req: util.Request) -> webob.Response:
     """GET /servers/{server_id}/os-instance-actions: newest first."""
     ctx = req.context
@@ -114,6 +115,7 @@ def _time(params: dict[str, Any], name: str) -> Any:
     return parse_time(name, params[name]) if name in params else None
 
 
+@util.read_only
 def show_action(req: util.Request) -> webob.Response:
     """GET /servers/{server_id}/os-instance-actions/{request_id}: one action and its
     events, newest event first."""

@@ -118,6 +118,7 @@ def _server(req: util.Request, rule: str) -> Any:
     return row
 
 
+@util.read_only
 def list_server_migrations(req: util.Request) -> webob.Response:
     """GET /servers/{server_id}/migrations (2.23): unfinished live migrations."""
     _require_2_23(req)
@@ -131,6 +132,7 @@ def list_server_migrations(req: util.Request) -> webob.Response:
                                               for m in rows]})
 
 
+@util.read_only
 def show_server_migration(req: util.Request) -> webob.Response:
     """GET /servers/{server_id}/migrations/{migration_id} (2.23): one live migration
     in progress; anything else is a 404 with Nova's message."""

@@ -26,7 +26,7 @@ import webob.exc
 
 from novalite import exception
 from novalite.api import microversion, policy, util
-from novalite.api.handlers.servers import COMPUTE_API, get_server, target_of
+from novalite.api.handlers.servers import COMPUTE_API, get_server, server_policy, target_of
 from novalite.api.policies import servers as server_policies
 from novalite.api.schemas import server_actions as schemas
 
@@ -40,24 +40,28 @@ def _server_for(req: util.Request, rule: str) -> Any:
     return row
 
 
+def _server_id(req: util.Request) -> str:
+    return req.urlvars["server_id"]
+
+
 def _start(req: util.Request, body: Any) -> webob.Response:
     util.validate(body, schemas.action_body("os-start", schemas.NULL_OR_OBJECT))
-    row = _server_for(req, server_policies.START)
-    COMPUTE_API.start(req.context, row.uuid, instance=row)
+    COMPUTE_API.start(req.context, _server_id(req),
+                      authorize=server_policy(req, server_policies.START))
     return util.empty_response(202)
 
 
 def _stop(req: util.Request, body: Any) -> webob.Response:
     util.validate(body, schemas.action_body("os-stop", schemas.NULL_OR_OBJECT))
-    row = _server_for(req, server_policies.STOP)
-    COMPUTE_API.stop(req.context, row.uuid, instance=row)
+    COMPUTE_API.stop(req.context, _server_id(req),
+                     authorize=server_policy(req, server_policies.STOP))
     return util.empty_response(202)
 
 
 def _reboot(req: util.Request, body: Any) -> webob.Response:
     util.validate(body, schemas.action_body("reboot", schemas.REBOOT))
-    row = _server_for(req, server_policies.REBOOT)
-    COMPUTE_API.reboot(req.context, row.uuid, body["reboot"]["type"].upper(), instance=row)
+    COMPUTE_API.reboot(req.context, _server_id(req), body["reboot"]["type"].upper(),
+                       authorize=server_policy(req, server_policies.REBOOT))
     return util.empty_response(202)
 
 
@@ -86,11 +90,11 @@ def _resize(req: util.Request, body: Any) -> webob.Response:
     util.validate(body, schemas.action_body("resize", schemas.RESIZE))
     args = body["resize"]
     disk_config = args.get("OS-DCF:diskConfig")
-    row = _server_for(req, server_policies.RESIZE)
     try:
-        COMPUTE_API.resize(req.context, row.uuid, args["flavorRef"], instance=row,
+        COMPUTE_API.resize(req.context, _server_id(req), args["flavorRef"],
                            auto_disk_config=None if disk_config is None
-                           else disk_config == "AUTO")
+                           else disk_config == "AUTO",
+                           authorize=server_policy(req, server_policies.RESIZE))
     except exception.FlavorNotFound as exc:
         # An unknown or disabled flavor is the request's fault here, not a missing URL.
         raise webob.exc.HTTPBadRequest(explanation=exc.format_message()) from None
@@ -103,9 +107,10 @@ def _migrate(req: util.Request, body: Any) -> webob.Response:
         "migrate", schemas.MIGRATE_V256 if with_host else schemas.NULL_OR_EMPTY_OBJECT))
     host = (body["migrate"] or {}).get("host") if with_host else None
     # Nova looks the server up first (404), then asks the one rule that applies.
-    row = _server_for(req, server_policies.MIGRATE_HOST if host else server_policies.MIGRATE)
+    rule = server_policies.MIGRATE_HOST if host else server_policies.MIGRATE
     try:
-        COMPUTE_API.migrate(req.context, row.uuid, host=host, instance=row)
+        COMPUTE_API.migrate(req.context, _server_id(req), host=host,
+                            authorize=server_policy(req, rule))
     except exception.ComputeHostNotFound as exc:
         raise webob.exc.HTTPBadRequest(explanation=exc.format_message()) from None
     return util.empty_response(202)
@@ -113,9 +118,9 @@ def _migrate(req: util.Request, body: Any) -> webob.Response:
 
 def _confirm_resize(req: util.Request, body: Any) -> webob.Response:
     util.validate(body, schemas.action_body("confirmResize", schemas.NULL_OR_EMPTY_OBJECT))
-    row = _server_for(req, server_policies.CONFIRM_RESIZE)
     try:
-        COMPUTE_API.confirm_resize(req.context, row.uuid, instance=row)
+        COMPUTE_API.confirm_resize(req.context, _server_id(req),
+                                   authorize=server_policy(req, server_policies.CONFIRM_RESIZE))
     except exception.MigrationNotFoundByStatus:
         raise webob.exc.HTTPBadRequest(explanation="Instance has not been resized.") from None
     # 204, not 202: Nova keeps it for compatibility.
@@ -124,9 +129,9 @@ def _confirm_resize(req: util.Request, body: Any) -> webob.Response:
 
 def _revert_resize(req: util.Request, body: Any) -> webob.Response:
     util.validate(body, schemas.action_body("revertResize", schemas.NULL_OR_EMPTY_OBJECT))
-    row = _server_for(req, server_policies.REVERT_RESIZE)
     try:
-        COMPUTE_API.revert_resize(req.context, row.uuid, instance=row)
+        COMPUTE_API.revert_resize(req.context, _server_id(req),
+                                  authorize=server_policy(req, server_policies.REVERT_RESIZE))
     except exception.MigrationNotFoundByStatus:
         raise webob.exc.HTTPBadRequest(explanation="Instance has not been resized.") from None
     return util.empty_response(202)
@@ -162,11 +167,11 @@ def _migrate_live(req: util.Request, body: Any) -> webob.Response:
         "os-migrateLive", schemas.migrate_live((version.major, version.minor))))
     host, block_migration, force = _live_migrate_args(req, body["os-migrateLive"])
     # As for migrate: the server first (404), then the one rule that applies.
-    row = _server_for(req, server_policies.MIGRATE_LIVE_HOST if host
-                      else server_policies.MIGRATE_LIVE)
+    rule = server_policies.MIGRATE_LIVE_HOST if host else server_policies.MIGRATE_LIVE
     try:
-        COMPUTE_API.live_migrate(req.context, row.uuid, host=host,
-                                 block_migration=block_migration, force=force, instance=row)
+        COMPUTE_API.live_migrate(req.context, _server_id(req), host=host,
+                                 block_migration=block_migration, force=force,
+                                 authorize=server_policy(req, rule))
     except exception.ComputeHostNotFound as exc:
         raise webob.exc.HTTPBadRequest(explanation=exc.format_message()) from None
     return util.empty_response(202)

@@ -95,15 +95,59 @@ def _project_prefix(req: util.Request) -> str:
     return ""
 
 
+@dataclasses.dataclass(frozen=True)
+class Links:
+    """The links of one request's resources: the base URL and the project prefix are
+    worked out once, not for every link of every server of a list."""
+
+    base: str
+    prefix: str
+
+    @classmethod
+    def of(cls, req: util.Request) -> Links:
+        return cls(base=util.base_url(req), prefix=_project_prefix(req))
+
+    def links(self, collection: str, item_id: str) -> list[dict[str, str]]:
+        """[self, bookmark], as Nova writes them."""
+        path = f"{self.prefix}{collection}/{item_id}"
+        return [{"href": f"{self.base}/v2.1/{path}", "rel": "self"},
+                {"href": f"{self.base}/{path}", "rel": "bookmark"}]
+
+    def bookmark(self, collection: str, item_id: str) -> list[dict[str, str]]:
+        return [{"href": f"{self.base}/{self.prefix}{collection}/{item_id}",
+                 "rel": "bookmark"}]
+
+
 def links(req: util.Request, collection: str, item_id: str) -> list[dict[str, str]]:
     """[self, bookmark] links of a resource, as Nova writes them."""
-    prefix = _project_prefix(req)
-    return [util.link(req, f"v2.1/{prefix}{collection}/{item_id}"),
-            util.link(req, f"{prefix}{collection}/{item_id}", rel="bookmark")]
+    return Links.of(req).links(collection, item_id)
 
 
-def _bookmark(req: util.Request, collection: str, item_id: str) -> list[dict[str, str]]:
-    return [util.link(req, f"{_project_prefix(req)}{collection}/{item_id}", rel="bookmark")]
+@dataclasses.dataclass(frozen=True)
+class VersionedFields:
+    """Which fields added by a microversion a request shows, decided once per request
+    (comparing versions for each field of each server was a fifth of a long list)."""
+
+    extended_2_3: bool  # 2.3: more OS-EXT-SRV-ATTR fields (administrators)
+    locked: bool  # 2.9
+    description: bool  # 2.19
+    tags: bool  # 2.26
+    embedded_flavor: bool  # 2.47
+    trusted_image_certificates: bool  # 2.63
+    server_groups: bool  # 2.71 (show and update only)
+    locked_reason: bool  # 2.73
+    full_update: bool  # 2.75: PUT answers with the full view
+    hostname: bool  # 2.90: OS-EXT-SRV-ATTR:hostname for everyone
+
+    @classmethod
+    def of(cls, req: util.Request) -> VersionedFields:
+        version = microversion.request_version(req)
+        return cls(extended_2_3=version >= "2.3", locked=version >= "2.9",
+                   description=version >= "2.19", tags=version >= "2.26",
+                   embedded_flavor=version >= "2.47",
+                   trusted_image_certificates=version >= "2.63",
+                   server_groups=version >= "2.71", locked_reason=version >= "2.73",
+                   full_update=version >= "2.75", hostname=version >= "2.90")
 
 
 @dataclasses.dataclass
@@ -112,6 +156,8 @@ class ViewContext:
     detailed view needs for all its servers at once (services, zones, faults)."""
 
     req: util.Request
+    fields: VersionedFields
+    links: Links
     extended_attributes: bool
     extra_specs: bool
     # None: no host_status; False: any status; True: only when it is UNKNOWN.
@@ -123,26 +169,30 @@ class ViewContext:
     @classmethod
     def build(cls, req: util.Request, rows: list[Any]) -> ViewContext:
         ctx = req.context
+        fields = VersionedFields.of(req)
         unknown_only: bool | None = None
         if microversion.version_at_least(req, "2.16"):
             if policy.check(ctx, server_policies.SHOW_HOST_STATUS):
                 unknown_only = False
             elif policy.check(ctx, server_policies.SHOW_HOST_STATUS_UNKNOWN_ONLY):
                 unknown_only = True
+        # Only the hosts these servers are on: not every host of the deployment.
+        hosts = sorted({row.host for row in rows if row.host})
         services: dict[str, Any] = {}
-        if unknown_only is not None and any(row.host for row in rows):
-            services = {s.host: s for s in db.service_get_all(ctx, binary=COMPUTE_BINARY)}
+        if unknown_only is not None and hosts:
+            services = {s.host: s for s in db.service_get_all(ctx, binary=COMPUTE_BINARY,
+                                                              hosts=hosts)}
         zones: dict[str, str] = {}
-        if any(row.host for row in rows):
-            for node in db.compute_node_get_all(ctx):
+        if hosts:
+            for node in db.compute_node_get_all(ctx, hosts=hosts):
                 zones.setdefault(node.host, getattr(node, "availability_zone", None)
                                  or CONF.default_availability_zone)
         in_fault = [row.uuid for row in rows
                     if states.api_status(row.vm_state, row.task_state) in FAULT_STATUSES]
         return cls(
-            req=req,
+            req=req, fields=fields, links=Links.of(req),
             extended_attributes=policy.check(ctx, server_policies.EXTENDED_ATTRIBUTES),
-            extra_specs=(microversion.version_at_least(req, "2.47")
+            extra_specs=(fields.embedded_flavor
                          and policy.check(ctx, server_policies.SHOW_FLAVOR_EXTRA_SPECS)),
             host_status_unknown_only=unknown_only, services=services, zones=zones,
             faults=db.instance_faults_get_latest(ctx, in_fault))
@@ -150,9 +200,10 @@ class ViewContext:
 
 # -- the views ----------------------------------------------------------------------------
 
-def basic(req: util.Request, row: Any) -> dict[str, Any]:
-    """GET /servers: id, name, links."""
-    return {"id": row.uuid, "name": row.name, "links": links(req, "servers", row.uuid)}
+def basic(req: util.Request, row: Any, request_links: Links | None = None) -> dict[str, Any]:
+    """GET /servers: id, name, links (request_links: Links.of(req), for a whole list)."""
+    builder = request_links if request_links is not None else Links.of(req)
+    return {"id": row.uuid, "name": row.name, "links": builder.links("servers", row.uuid)}
 
 
 def create(req: util.Request, row: Any, admin_pass: str | None,
@@ -174,19 +225,19 @@ def _disk_config(row: Any) -> str:
     return "AUTO" if _sysmeta(row).get("auto_disk_config") else "MANUAL"
 
 
-def _image(req: util.Request, row: Any) -> Any:
+def _image(vctx: ViewContext, row: Any) -> Any:
     if not row.image_ref:
         return ""
-    return {"id": row.image_ref, "links": _bookmark(req, "images", row.image_ref)}
+    return {"id": row.image_ref, "links": vctx.links.bookmark("images", row.image_ref)}
 
 
 def _flavor(vctx: ViewContext, row: Any) -> dict[str, Any]:
     snapshot = row.flavor or {}
     if not snapshot:
         return {}
-    if not microversion.version_at_least(vctx.req, "2.47"):
+    if not vctx.fields.embedded_flavor:
         flavor_id = str(snapshot.get("flavorid"))
-        return {"id": flavor_id, "links": _bookmark(vctx.req, "flavors", flavor_id)}
+        return {"id": flavor_id, "links": vctx.links.bookmark("flavors", flavor_id)}
     view = {"vcpus": snapshot.get("vcpus"), "ram": snapshot.get("memory_mb"),
             "disk": snapshot.get("root_gb"), "ephemeral": snapshot.get("ephemeral_gb"),
             "swap": snapshot.get("swap") or 0, "original_name": snapshot.get("name")}
@@ -221,7 +272,7 @@ def show(vctx: ViewContext, row: Any, server_groups: bool = False,
     minimal: the smaller body PUT returns before 2.75 (no AZ, config drive, key name,
     usage, extended attributes, host status, status or volume fields).
     """
-    req = vctx.req
+    fields = vctx.fields
     sysmeta = _sysmeta(row)
     status = "DELETED" if row.deleted else states.api_status(row.vm_state, row.task_state)
     view: dict[str, Any] = {
@@ -232,14 +283,14 @@ def show(vctx: ViewContext, row: Any, server_groups: bool = False,
         "user_id": row.user_id or "",
         "metadata": dict(row.metadata_ or {}),
         "hostId": host_id(row.project_id, row.host),
-        "image": _image(req, row),
+        "image": _image(vctx, row),
         "flavor": _flavor(vctx, row),
         "created": iso_time(row.created_at),
         "updated": iso_time(row.updated_at or row.created_at),
         "addresses": {},
         "accessIPv4": sysmeta.get("access_ip_v4") or "",
         "accessIPv6": sysmeta.get("access_ip_v6") or "",
-        "links": links(req, "servers", row.uuid),
+        "links": vctx.links.links("servers", row.uuid),
         "OS-DCF:diskConfig": _disk_config(row),
     }
     if status in FAULT_STATUSES:
@@ -257,7 +308,7 @@ def show(vctx: ViewContext, row: Any, server_groups: bool = False,
             "OS-SRV-USG:terminated_at": usage_time(row.terminated_at),
         })
         if vctx.extended_attributes:
-            view.update(_extended_attributes(req, row))
+            view.update(_extended_attributes(fields, row))
         view.update({
             "OS-EXT-STS:task_state": row.task_state,
             "OS-EXT-STS:vm_state": row.vm_state,
@@ -269,31 +320,30 @@ def show(vctx: ViewContext, row: Any, server_groups: bool = False,
                               else HostStatus.NONE)
             if not vctx.host_status_unknown_only or status_of_host is HostStatus.UNKNOWN:
                 view["host_status"] = status_of_host.value
-    at_least = microversion.version_at_least
-    if at_least(req, "2.9"):
+    if fields.locked:
         view["locked"] = bool(row.locked)
-    if at_least(req, "2.19"):
+    if fields.description:
         view["description"] = row.description
-    if at_least(req, "2.26"):
+    if fields.tags:
         view["tags"] = []
-    if at_least(req, "2.63"):
+    if fields.trusted_image_certificates:
         view["trusted_image_certificates"] = None
-    if server_groups and at_least(req, "2.71"):
+    if server_groups and fields.server_groups:
         view["server_groups"] = []
-    if at_least(req, "2.73"):
+    if fields.locked_reason:
         view["locked_reason"] = row.locked_reason if row.locked else None
-    if at_least(req, "2.90") and not minimal:
+    if fields.hostname and not minimal:
         view["OS-EXT-SRV-ATTR:hostname"] = row.hostname
     return view
 
 
-def _extended_attributes(req: util.Request, row: Any) -> dict[str, Any]:
+def _extended_attributes(fields: VersionedFields, row: Any) -> dict[str, Any]:
     attrs = {
         "OS-EXT-SRV-ATTR:host": row.host,
         "OS-EXT-SRV-ATTR:instance_name": instance_name(row),
         "OS-EXT-SRV-ATTR:hypervisor_hostname": row.node,
     }
-    if microversion.version_at_least(req, "2.3"):
+    if fields.extended_2_3:
         attrs.update({
             "OS-EXT-SRV-ATTR:reservation_id": row.reservation_id,
             "OS-EXT-SRV-ATTR:launch_index": row.launch_index,
@@ -309,5 +359,4 @@ def _extended_attributes(req: util.Request, row: Any) -> dict[str, Any]:
 def update(vctx: ViewContext, row: Any) -> dict[str, Any]:
     """The body of PUT /servers/{id}: the minimal view before 2.75, the full one from
     2.75 (Nova made GET, PUT and rebuild answer alike); server_groups from 2.71."""
-    full = microversion.version_at_least(vctx.req, "2.75")
-    return show(vctx, row, server_groups=True, minimal=not full)
+    return show(vctx, row, server_groups=True, minimal=not vctx.fields.full_update)

@@ -120,13 +120,21 @@ def get_server(req: util.Request, read_deleted: bool = False) -> Any:
     return COMPUTE_API.get(req.context, req.urlvars["server_id"], read_deleted=read_deleted)
 
 
+def server_policy(req: util.Request, rule: str) -> compute_api.Authorize:
+    """`rule` for the caller on a server, for the compute API to check on the server it
+    reads (so 404 first, then 403) within the read transaction of its other checks."""
+    return lambda row: policy.authorize(req.context, rule, target_of(row))
+
+
 # -- list ------------------------------------------------------------------------------
 
+@util.read_only
 def list_servers(req: util.Request) -> webob.Response:
     """GET /servers: id, name and links of each server."""
     return _list(req, detail=False)
 
 
+@util.read_only
 def list_servers_detail(req: util.Request) -> webob.Response:
     """GET /servers/detail: the full view of each server."""
     return _list(req, detail=True)
@@ -149,7 +157,8 @@ def _list(req: util.Request, detail: bool) -> webob.Response:
         vctx = views.ViewContext.build(req, rows)
         servers = [views.show(vctx, row) for row in rows]
     else:
-        servers = [views.basic(req, row) for row in rows]
+        request_links = views.Links.of(req)
+        servers = [views.basic(req, row, request_links) for row in rows]
     body: dict[str, Any] = {"servers": servers}
     if limit and len(rows) == limit:
         body["servers_links"] = [_next_link(req, "servers/detail" if detail else "servers",
@@ -314,6 +323,7 @@ def _sorting(req: util.Request, params: dict[str, Any]) -> tuple[list[str], list
 
 # -- show, update, delete --------------------------------------------------------------
 
+@util.read_only
 def show_server(req: util.Request) -> webob.Response:
     """GET /servers/{server_id}."""
     row = get_server(req)
@@ -345,10 +355,8 @@ def update_server(req: util.Request) -> webob.Response:
 def delete_server(req: util.Request) -> webob.Response:
     """DELETE /servers/{server_id}: 204; the server disappears once its host (or the
     API, when the host is down or there is none) has deleted it."""
-    ctx = req.context
-    row = get_server(req)
-    policy.authorize(ctx, server_policies.DELETE, target_of(row))
-    COMPUTE_API.delete(ctx, row.uuid, instance=row)
+    COMPUTE_API.delete(req.context, req.urlvars["server_id"],
+                       authorize=server_policy(req, server_policies.DELETE))
     return util.empty_response(204)
 
 
@@ -471,13 +479,15 @@ def _placement(req: util.Request, server: dict[str, Any]) -> tuple[str | None, s
         host = server.get("host") or host
         node = server.get("hypervisor_hostname") or node
     zone = zone or None
-    nodes = db.compute_node_get_all(ctx) if (zone or host or node) else []
     if zone is not None:
-        zones = {getattr(n, "availability_zone", None) or CONF.default_availability_zone
-                 for n in nodes}
+        # The zones alone, not every compute node as a row.
+        zones = {found or CONF.default_availability_zone
+                 for found in db.compute_node_zones(ctx)}
         if zone not in zones:
             raise exception.ValidationError(
                 message=f"The requested availability zone is not available: {zone}")
+    nodes = db.compute_node_get_all(ctx, hosts=[host] if host else None) if (
+        host or node) else []
     if node:
         matching = [n for n in nodes if n.hypervisor_hostname == node
                     and (not host or n.host == host)]
@@ -486,6 +496,6 @@ def _placement(req: util.Request, server: dict[str, Any]) -> tuple[str | None, s
                 message=f"Compute host {host or ''} with hypervisor {node} could not be "
                         "found.")
         host = matching[0].host
-    elif host and host not in {n.host for n in nodes}:
+    elif host and not nodes:
         raise exception.ValidationError(message=f"Compute host {host} could not be found.")
     return zone, host or None
