@@ -787,46 +787,50 @@ def action_start(ctx: RequestContext, instance_uuid: str, action: str,
         return row
 
 
-def _find_action(session: orm.Session, instance_uuid: str, request_id: str) -> Any:
-    action = session.scalars(
-        sa.select(models.InstanceAction)
-        .where(models.InstanceAction.instance_uuid == instance_uuid,
-               models.InstanceAction.request_id == request_id)
-        .order_by(models.InstanceAction.id.desc()).limit(1)
-        # Callers touch the action's own columns only: not its events.
-        .options(orm.lazyload(models.InstanceAction.events))).first()
-    if action is None:
+def _action_query(instance_uuid: str, request_id: str, *columns: Any) -> Any:
+    """The newest action of request_id on the instance (the whole row, or `columns`)."""
+    action = models.InstanceAction
+    return (sa.select(*(columns or (action,)))
+            .where(action.instance_uuid == instance_uuid, action.request_id == request_id)
+            .order_by(action.id.desc()).limit(1))
+
+
+def _action_id(session: orm.Session, instance_uuid: str, request_id: str) -> int:
+    """The id of the request's action; the writers below need nothing else of it (a
+    narrow Core read: these run on every step of every flow)."""
+    action_id = session.scalar(_action_query(instance_uuid, request_id,
+                                             models.InstanceAction.id))
+    if action_id is None:
         raise exception.InstanceActionNotFound(request_id=request_id,
                                                instance_uuid=instance_uuid)
-    return action
+    return action_id
 
 
 @retry_on_deadlock
 def action_finish(ctx: RequestContext, instance_uuid: str, request_id: str | None = None,
-                  message: str | None = None) -> Any:
+                  message: str | None = None) -> None:
     """Stamp finish_time (and an optional message) on the action of request_id."""
+    values: dict[str, Any] = {"finish_time": _now(), "updated_at": _now()}
+    if message is not None:
+        values["message"] = message[: models.NAME_LEN]
     with transaction() as session:
-        action = _find_action(session, instance_uuid, request_id or ctx.request_id)
-        action.finish_time = _now()
-        if message is not None:
-            action.message = message[: models.NAME_LEN]
-        session.flush()
-        return action
+        action_id = _action_id(session, instance_uuid, request_id or ctx.request_id)
+        session.execute(sa.update(models.InstanceAction)
+                        .where(models.InstanceAction.id == action_id).values(**values)
+                        .execution_options(synchronize_session=False))
 
 
 @retry_on_deadlock
 def action_event_start(ctx: RequestContext, instance_uuid: str, event: str,
                        request_id: str | None = None, host: str | None = None,
-                       start_time: datetime.datetime | None = None) -> Any:
+                       start_time: datetime.datetime | None = None) -> None:
     """Record that a step (compute_stop_instance, ...) of the request's action started
     (at start_time when the step reports it after the fact, else now)."""
     with transaction() as session:
-        action = _find_action(session, instance_uuid, request_id or ctx.request_id)
-        row = models.InstanceActionEvent(action_id=action.id, event=event,
-                                         start_time=start_time or _now(), host=host)
-        session.add(row)
-        session.flush()
-        return row
+        action_id = _action_id(session, instance_uuid, request_id or ctx.request_id)
+        session.execute(sa.insert(models.InstanceActionEvent).values(
+            action_id=action_id, event=event, start_time=start_time or _now(), host=host,
+            created_at=_now()))
 
 
 @retry_on_deadlock
@@ -835,28 +839,34 @@ def action_event_finish(ctx: RequestContext, instance_uuid: str, event: str,
                         traceback: str | None = None, details: str | None = None,
                         host: str | None = None) -> Any:
     """Finish the newest unfinished `event` of the request's action with result
-    (Success/Error); an Error also marks the action's message "Error", as Nova does."""
+    (Success/Error); an Error also marks the action's message "Error", as Nova does.
+    Returns the event row."""
+    ev = models.InstanceActionEvent
+    now = _now()
+    values: dict[str, Any] = {"finish_time": now, "result": result, "traceback": traceback,
+                              "details": details}
+    if host is not None:
+        values["host"] = host
     with transaction() as session:
-        action = _find_action(session, instance_uuid, request_id or ctx.request_id)
-        row = session.scalars(
-            sa.select(models.InstanceActionEvent)
-            .where(models.InstanceActionEvent.action_id == action.id,
-                   models.InstanceActionEvent.event == event,
-                   models.InstanceActionEvent.finish_time.is_(None))
-            .order_by(models.InstanceActionEvent.id.desc()).limit(1)).first()
-        now = _now()
-        if row is None:  # finish without start: still record it
-            row = models.InstanceActionEvent(action_id=action.id, event=event,
-                                             start_time=now, host=host)
-            session.add(row)
-        row.finish_time, row.result = now, result
-        row.traceback, row.details = traceback, details
-        if host is not None:
-            row.host = host
+        action_id = _action_id(session, instance_uuid, request_id or ctx.request_id)
+        event_id = session.scalar(
+            sa.select(ev.id).where(ev.action_id == action_id, ev.event == event,
+                                   ev.finish_time.is_(None))
+            .order_by(ev.id.desc()).limit(1))
+        if event_id is None:  # finish without start: still record it
+            event_id = session.execute(sa.insert(ev).values(
+                action_id=action_id, event=event, start_time=now, created_at=now,
+                **values)).inserted_primary_key[0]
+        else:
+            session.execute(sa.update(ev).where(ev.id == event_id)
+                            .values(updated_at=now, **values)
+                            .execution_options(synchronize_session=False))
         if result.lower() == "error":
-            action.message = "Error"
-        session.flush()
-        return row
+            session.execute(sa.update(models.InstanceAction)
+                            .where(models.InstanceAction.id == action_id)
+                            .values(message="Error", updated_at=now)
+                            .execution_options(synchronize_session=False))
+        return session.execute(sa.select(ev.__table__).where(ev.id == event_id)).one()
 
 
 def actions_get(ctx: RequestContext, instance_uuid: str) -> list:
@@ -1174,7 +1184,11 @@ def instance_faults_get_latest(ctx: RequestContext, instance_uuids: Iterable[str
 def action_get_by_request_id(ctx: RequestContext, instance_uuid: str, request_id: str) -> Any:
     """The action of one request on an instance, events loaded; InstanceActionNotFound."""
     with transaction(writer=False) as session:
-        return _find_action(session, instance_uuid, request_id)
+        action = session.scalars(_action_query(instance_uuid, request_id)).first()
+    if action is None:
+        raise exception.InstanceActionNotFound(request_id=request_id,
+                                               instance_uuid=instance_uuid)
+    return action
 
 
 def actions_get_page(ctx: RequestContext, instance_uuid: str, limit: int | None = None,
