@@ -561,27 +561,33 @@ def compute_node_get(ctx: RequestContext, node_id: int | str) -> Any:
     return node
 
 
+# Per compute node: (node id, vcpus, memory_mb, disk_gb, live instances) summed from its
+# allocations. The one place this aggregation is written; the scheduler's host-state
+# cache runs it too, for all nodes or (with a WHERE) for the nodes that changed.
+COMPUTE_NODE_USAGE = (
+    sa.select(models.Allocation.compute_node_id,
+              sa.func.coalesce(sa.func.sum(models.Allocation.vcpus), 0),
+              sa.func.coalesce(sa.func.sum(models.Allocation.memory_mb), 0),
+              sa.func.coalesce(sa.func.sum(models.Allocation.disk_gb), 0),
+              sa.func.count(sa.distinct(models.Instance.uuid)))
+    .select_from(models.Allocation)
+    .outerjoin(models.Instance, sa.and_(models.Instance.uuid == models.Allocation.consumer_uuid,
+                                        models.Instance.deleted == 0))
+    .group_by(models.Allocation.compute_node_id))
+
+
 def compute_node_usage(ctx: RequestContext) -> dict:
     """{compute_node_id: {"vcpus": n, "memory_mb": n, "disk_gb": n, "instances": n}} summed
     from allocations (instance consumers counted in "instances").
 
     Every live compute node is present, with zeros when nothing is allocated on it.
     """
-    alloc, inst = models.Allocation, models.Instance
-    query = (
-        sa.select(alloc.compute_node_id,
-                  sa.func.coalesce(sa.func.sum(alloc.vcpus), 0),
-                  sa.func.coalesce(sa.func.sum(alloc.memory_mb), 0),
-                  sa.func.coalesce(sa.func.sum(alloc.disk_gb), 0),
-                  sa.func.count(sa.distinct(inst.uuid)))
-        .select_from(alloc)
-        .outerjoin(inst, sa.and_(inst.uuid == alloc.consumer_uuid, inst.deleted == 0))
-        .group_by(alloc.compute_node_id))
     with transaction(writer=False) as session:
         usage = {node_id: {"vcpus": 0, "memory_mb": 0, "disk_gb": 0, "instances": 0}
                  for node_id in session.scalars(sa.select(models.ComputeNode.id).where(
                      models.ComputeNode.deleted == 0))}
-        for node_id, vcpus, memory_mb, disk_gb, instances in session.execute(query):
+        for node_id, vcpus, memory_mb, disk_gb, instances in session.execute(
+                COMPUTE_NODE_USAGE):
             usage[node_id] = {"vcpus": int(vcpus), "memory_mb": int(memory_mb),
                               "disk_gb": int(disk_gb), "instances": int(instances)}
     return usage
@@ -810,7 +816,7 @@ def _action_id(session: orm.Session, instance_uuid: str, request_id: str) -> int
 def action_finish(ctx: RequestContext, instance_uuid: str, request_id: str | None = None,
                   message: str | None = None) -> None:
     """Stamp finish_time (and an optional message) on the action of request_id."""
-    values: dict[str, Any] = {"finish_time": _now(), "updated_at": _now()}
+    values: dict[str, Any] = {"finish_time": _now()}
     if message is not None:
         values["message"] = message[: models.NAME_LEN]
     with transaction() as session:
@@ -829,8 +835,7 @@ def action_event_start(ctx: RequestContext, instance_uuid: str, event: str,
     with transaction() as session:
         action_id = _action_id(session, instance_uuid, request_id or ctx.request_id)
         session.execute(sa.insert(models.InstanceActionEvent).values(
-            action_id=action_id, event=event, start_time=start_time or _now(), host=host,
-            created_at=_now()))
+            action_id=action_id, event=event, start_time=start_time or _now(), host=host))
 
 
 @retry_on_deadlock
@@ -855,16 +860,16 @@ def action_event_finish(ctx: RequestContext, instance_uuid: str, event: str,
             .order_by(ev.id.desc()).limit(1))
         if event_id is None:  # finish without start: still record it
             event_id = session.execute(sa.insert(ev).values(
-                action_id=action_id, event=event, start_time=now, created_at=now,
+                action_id=action_id, event=event, start_time=now,
                 **values)).inserted_primary_key[0]
         else:
             session.execute(sa.update(ev).where(ev.id == event_id)
-                            .values(updated_at=now, **values)
+                            .values(**values)
                             .execution_options(synchronize_session=False))
         if result.lower() == "error":
             session.execute(sa.update(models.InstanceAction)
                             .where(models.InstanceAction.id == action_id)
-                            .values(message="Error", updated_at=now)
+                            .values(message="Error")
                             .execution_options(synchronize_session=False))
         return session.execute(sa.select(ev.__table__).where(ev.id == event_id)).one()
 

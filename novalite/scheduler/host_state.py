@@ -184,16 +184,8 @@ _SERVICE_WINDOW = _window(_SERVICE_COLUMNS, _COMPUTE_SERVICE)
 _IDS = sa.bindparam("ids", expanding=True)
 _NODES_BY_ID = sa.select(*_NODE_COLUMNS).where(_NODE.c.id.in_(_IDS))
 _SERVICES_BY_ID = sa.select(*_SERVICE_COLUMNS).where(_SERVICE.c.id.in_(_IDS))
-_USAGE = (
-    sa.select(_ALLOC.c.compute_node_id,
-              sa.func.coalesce(sa.func.sum(_ALLOC.c.vcpus), 0),
-              sa.func.coalesce(sa.func.sum(_ALLOC.c.memory_mb), 0),
-              sa.func.coalesce(sa.func.sum(_ALLOC.c.disk_gb), 0),
-              sa.func.count(sa.distinct(_INSTANCE.c.uuid)))
-    .select_from(_ALLOC.outerjoin(_INSTANCE, sa.and_(
-        _INSTANCE.c.uuid == _ALLOC.c.consumer_uuid, _INSTANCE.c.deleted == 0)))
-    .group_by(_ALLOC.c.compute_node_id))
-_USAGE_OF = _USAGE.where(_ALLOC.c.compute_node_id.in_(_IDS))
+_USAGE = db_api.COMPUTE_NODE_USAGE
+_USAGE_OF = _USAGE.where(models.Allocation.compute_node_id.in_(_IDS))
 
 
 def _changed_rows(session: orm.Session, window: sa.Select, by_id: sa.Select,
